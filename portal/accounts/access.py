@@ -1,0 +1,52 @@
+"""Which account a request acts on, and who may do what with it.
+
+The current account is the personal one or one of the user's organizations, kept in the session
+and re-checked on every request (membership can end at any time)."""
+from __future__ import annotations
+
+from flask import abort, session
+from flask_login import current_user
+
+from portal.accounts.models import Account
+from portal.extensions import db
+
+SESSION_KEY = "account_id"
+
+
+def personal_account(user) -> Account:
+    return db.session.scalar(db.select(Account).filter_by(user_id=user.id))
+
+
+def member_role(account: Account, user) -> str | None:
+    """'owner' for the owner of a personal account; the membership role for an organization's."""
+    if account.user_id is not None:
+        return "owner" if account.user_id == user.id else None
+    return None  # organizations: see portal.orgs (filled in with memberships)
+
+
+def can_view(account: Account, user) -> bool:
+    return member_role(account, user) is not None
+
+
+def can_manage(account: Account, user) -> bool:
+    """Recharge, change the plan: owners and admins."""
+    return member_role(account, user) in ("owner", "admin")
+
+
+def current_account() -> Account:
+    account_id = session.get(SESSION_KEY)
+    if account_id is not None:
+        account = db.session.get(Account, account_id)
+        if account is not None and can_view(account, current_user):
+            return account
+        session.pop(SESSION_KEY, None)
+    return personal_account(current_user)
+
+
+def account_or_404(account_id: int, manage: bool = False) -> Account:
+    """The account named in a URL, or 404 when the user may not see (or manage) it."""
+    account = db.session.get(Account, account_id)
+    allowed = can_manage if manage else can_view
+    if account is None or not allowed(account, current_user):
+        abort(404)
+    return account

@@ -1,0 +1,59 @@
+"""Portal's hook specifications: what a plugin can add. Nothing but specs lives here.
+
+Every hook is documented in docs/plugins.md, with its signature, arguments, return and an example.
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("portal")
+
+
+@hookspec
+def portal_required_config():
+    """Return the names of the settings this plugin cannot run without (a list of strings)."""
+
+
+@hookspec
+def portal_init_app(app):
+    """Finish setting the plugin up for ``app`` once every plugin is loaded (register CLI commands,
+    template filters, read and check its settings)."""
+
+
+@hookspec
+def portal_blueprints():
+    """Return a list of Flask blueprints to register: the plugin's pages, callbacks and templates."""
+
+
+@hookspec
+def portal_user_center_tabs():
+    """Return a list of ``portal.user_center.Tab`` to add to the user center's tab bar."""
+
+
+@hookspec(firstresult=True)
+def portal_send_verification_code(channel, destination, code, purpose, locale):
+    """Deliver a one-time ``code`` to ``destination`` over ``channel`` ("email" or "sms").
+
+    Return a truthy delivery id when this plugin delivered it, ``None`` when it does not serve the
+    channel; raise ``portal.plugins.DeliveryError`` when delivery failed."""
+
+
+@hookspec
+def portal_quota_resources():
+    """Return a list of ``portal.accounts.quotas.Resource`` that plans can set a quota for."""
+
+
+@hookspec
+def portal_oauth_providers():
+    """Return a list of ``portal.identities.providers.OAuthProvider``: the sign-in/link providers
+    this plugin adds."""
+
+
+@hookspec
+def portal_identity_linked(user, identity, first_link):
+    """Called after ``identity`` (a ``portal.identities.models.Identity``) was linked to ``user``,
+    inside the same transaction; ``first_link`` is True when this provider account was never linked
+    to anyone before."""
+
+
+@hookspec
+def portal_payment_channels():
+    """Return a list of ``portal.billing.channels.PaymentChannel``: the ways to pay this plugin adds."""

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("identities", __name__, url_prefix="/identities")
