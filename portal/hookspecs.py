@@ -29,8 +29,11 @@ def portal_user_center_tabs():
 
 
 @hookspec(firstresult=True)
-def portal_send_verification_code(channel, destination, code, purpose, locale):
+def portal_send_verification_code(channel, destination, code, purpose, locale, subject, body):
     """Deliver a one-time ``code`` to ``destination`` over ``channel`` ("email" or "sms").
+
+    ``subject`` and ``body`` are the message the core composed in ``locale``; a provider that sends
+    templates (SMS) may use ``code`` alone instead.
 
     Return a truthy delivery id when this plugin delivered it, ``None`` when it does not serve the
     channel; raise ``portal.plugins.DeliveryError`` when delivery failed."""
