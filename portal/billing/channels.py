@@ -30,7 +30,7 @@ class ChargeRequest:
     amount_fen: int
     description: str
     notify_url: str
-    # The channel must stop accepting payment by then (<= the order's local expiry).
+    # Naive UTC. The channel must stop accepting payment by then (<= the order's local expiry).
     expires_at: datetime
 
 
@@ -82,3 +82,22 @@ class PaymentChannel(Protocol):
     def query(self, out_trade_no: str) -> PaymentStatus: ...
 
     def close(self, out_trade_no: str) -> None: ...
+
+
+def payment_channels(app=None) -> dict[str, PaymentChannel]:
+    """The channels every enabled plugin offers (hook ``portal_payment_channels``), by name.
+
+    Asked once per app: channels hold SDK clients and keys, which are costly to build per request."""
+    from flask import current_app
+
+    from portal.plugins import hook
+
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("portal.billing.channels")
+    if found is None:
+        found = {}
+        for channels in hook(app).portal_payment_channels():
+            for channel in channels or ():
+                found.setdefault(channel.name, channel)
+        app.extensions["portal.billing.channels"] = found
+    return found
