@@ -18,10 +18,24 @@ def personal_account(user) -> Account:
 
 
 def member_role(account: Account, user) -> str | None:
-    """'owner' for the owner of a personal account; the membership role for an organization's."""
+    """'owner' for the owner of a personal account; the membership role for an organization's.
+
+    None for anyone else, for anonymous users, and for everyone once an organization is deleted."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
     if account.user_id is not None:
         return "owner" if account.user_id == user.id else None
-    return None  # organizations: see portal.orgs (filled in with memberships)
+    from portal.orgs.models import Membership, Organization
+
+    return db.session.scalar(
+        db.select(Membership.role)
+        .join(Organization, Organization.id == Membership.org_id)
+        .where(
+            Membership.org_id == account.org_id,
+            Membership.user_id == user.id,
+            Organization.deleted_at.is_(None),
+        )
+    )
 
 
 def can_view(account: Account, user) -> bool:
@@ -31,6 +45,11 @@ def can_view(account: Account, user) -> bool:
 def can_manage(account: Account, user) -> bool:
     """Recharge, change the plan: owners and admins."""
     return member_role(account, user) in ("owner", "admin")
+
+
+def set_current_account(account: Account) -> None:
+    """Make ``account`` the one billing pages act on (the caller checked ``can_view``)."""
+    session[SESSION_KEY] = account.id
 
 
 def current_account() -> Account:

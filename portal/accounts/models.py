@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -38,3 +38,54 @@ class Account(db.Model):
     def __repr__(self) -> str:
         owner = f"user {self.user_id}" if self.is_personal else f"org {self.org_id}"
         return f"<Account {self.id} of {owner}>"
+
+
+class QuotaUsage(db.Model):
+    """How much of one resource an account uses, and the bonus it holds on top of its plan.
+
+    Changed only by ``portal.accounts.quotas``, with conditional updates, so that no two requests
+    can both take the last unit."""
+
+    __tablename__ = "quota_usage"
+    __table_args__ = (
+        UniqueConstraint("account_id", "resource"),
+        CheckConstraint("used >= 0", name="used_not_negative"),
+        CheckConstraint("bonus >= 0", name="bonus_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    resource: Mapped[str] = mapped_column(String(32))
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
+    bonus: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class QuotaBonus(db.Model):
+    """A grant of extra quota, recorded once per ``key`` forever (retries and races grant nothing)."""
+
+    __tablename__ = "quota_bonuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # {resource: amount}
+    grants: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanChange(db.Model):
+    """Who moved an account from one plan to another, and when."""
+
+    __tablename__ = "plan_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    from_plan: Mapped[str] = mapped_column(String(32))
+    to_plan: Mapped[str] = mapped_column(String(32))
+    # What the new plan cost at the time, in fen.
+    price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship()

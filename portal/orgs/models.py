@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.timeutil import utcnow
+from portal.users.models import User
+
+ROLES = ("owner", "admin", "member")
 
 
 class Organization(db.Model):
@@ -20,6 +23,49 @@ class Organization(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Deleted organizations are kept for audit; a deleted one is invisible everywhere else.
     deleted_at: Mapped[datetime | None]
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.slug}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # One of ROLES.
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    org: Mapped[Organization] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class Invitation(db.Model):
+    """An invitation to join an organization, answered once by the invitee."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    # pending -> accepted | declined | cancelled, exactly once.
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    # "<org id>:<invitee id>" while pending, NULL afterwards: at most one pending invitation per
+    # person and organization, even when two admins invite at the same moment.
+    pending_key: Mapped[str | None] = mapped_column(String(48), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+    org: Mapped[Organization] = relationship()
+    invitee: Mapped[User] = relationship(foreign_keys=[invitee_id])
+    inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])

@@ -1,0 +1,23 @@
+"""How money and accounts are shown."""
+from __future__ import annotations
+
+from portal.i18n import gettext as _
+
+
+def yuan(fen) -> str:
+    """Integer fen as yuan, never through float: 1234 -> "¥12.34", -5 -> "-¥0.05"."""
+    if fen is None:
+        return ""
+    fen = int(fen)
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def account_kind(account) -> str:
+    return _("Personal account") if account.is_personal else _("Organization account")
+
+
+def account_name(account) -> str:
+    """The username for a personal account, the slug for an organization's."""
+    return account.user.username if account.is_personal else account.org.slug

@@ -1,0 +1,383 @@
+"""Organizations: creating them, membership, invitations, roles, leaving and deleting.
+
+Each public function is one user action: it checks the actor may do it, changes the database and
+commits, or raises OrgError (with a translated ``message``) having changed nothing.
+
+Every change to an organization's members first takes a write lock on the organization's row
+(``_lock``), so that rules spanning several rows ("always at least one owner") hold under
+concurrent requests on PostgreSQL as they do on SQLite, where writers queue anyway.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy.exc import IntegrityError
+
+from portal.accounts.models import Account
+from portal.accounts.services import open_org_account
+from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.orgs.models import ROLES, Invitation, Membership, Organization
+from portal.timeutil import utcnow
+from portal.users.models import Email, User
+from portal.users.usernames import username_key
+
+SLUG_MIN, SLUG_MAX, NAME_MAX = 2, 39, 64
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+# Slugs appear in URLs and in the console next to the platform's own pages.
+RESERVED_SLUGS = frozenset(
+    """about account accounts admin administrator api app apps assets auth billing blog console
+    dashboard default delete docs edit help home invitations login logout me new null official
+    org orgs organization organizations owner personal portal pricing register root security
+    settings sign-in sign-out sign-up signin signout signup static status support system team
+    undefined user users www""".split()
+)
+
+
+class OrgError(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+def normalize_slug(raw: str) -> str:
+    """The slug as stored, or OrgError. Nothing is guessed: look-alike letters are refused."""
+    slug = (raw or "").strip()
+    if not slug:
+        raise OrgError(_("Enter a slug."))
+    if not slug.isascii():
+        raise OrgError(_("The slug may contain only letters a-z, digits and hyphens (no other scripts)."))
+    slug = slug.lower()
+    if len(slug) < SLUG_MIN or len(slug) > SLUG_MAX:
+        raise OrgError(_("The slug must be %(min)d to %(max)d characters long.", min=SLUG_MIN, max=SLUG_MAX))
+    if not SLUG_PATTERN.match(slug):
+        raise OrgError(
+            _("The slug may contain only letters a-z, digits and single hyphens, not at either end.")
+        )
+    if slug in RESERVED_SLUGS:
+        raise OrgError(_("%(slug)s is reserved; choose another slug.", slug=slug))
+    return slug
+
+
+def normalize_name(raw: str) -> str:
+    name = unicodedata.normalize("NFC", (raw or "")).strip()
+    if not name:
+        raise OrgError(_("Enter a display name."))
+    if len(name) > NAME_MAX:
+        raise OrgError(_("The display name can have at most %(count)d characters.", count=NAME_MAX))
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise OrgError(_("The display name contains control characters."))
+    return name
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise OrgError(_("Unknown role."))
+    return role
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+def find_org(slug: str) -> Organization | None:
+    """A live (not deleted) organization by slug, any case."""
+    return db.session.scalar(
+        db.select(Organization).where(
+            Organization.slug_key == (slug or "").lower(), Organization.deleted_at.is_(None)
+        )
+    )
+
+
+def role_of(org: Organization, user) -> str | None:
+    if org is None or org.is_deleted or user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(
+        db.select(Membership.role).filter_by(org_id=org.id, user_id=user.id)
+    )
+
+
+def memberships_of(user) -> list[Membership]:
+    """The user's memberships in live organizations, with each organization loaded."""
+    return list(
+        db.session.scalars(
+            db.select(Membership)
+            .join(Organization, Organization.id == Membership.org_id)
+            .where(Membership.user_id == user.id, Organization.deleted_at.is_(None))
+            .options(db.contains_eager(Membership.org))
+            .order_by(Organization.slug_key)
+        )
+    )
+
+
+def members(org: Organization) -> list[Membership]:
+    order = db.case({"owner": 0, "admin": 1}, value=Membership.role, else_=2)
+    return list(
+        db.session.scalars(
+            db.select(Membership)
+            .filter_by(org_id=org.id)
+            .options(db.joinedload(Membership.user))
+            .order_by(order, Membership.id)
+        )
+    )
+
+
+def org_account(org: Organization) -> Account:
+    return db.session.scalar(db.select(Account).filter_by(org_id=org.id))
+
+
+def pending_invitations_for(user) -> list[Invitation]:
+    return list(
+        db.session.scalars(
+            db.select(Invitation)
+            .join(Organization, Organization.id == Invitation.org_id)
+            .where(
+                Invitation.invitee_id == user.id,
+                Invitation.state == "pending",
+                Organization.deleted_at.is_(None),
+            )
+            .options(db.contains_eager(Invitation.org), db.joinedload(Invitation.inviter))
+            .order_by(Invitation.id)
+        )
+    )
+
+
+def pending_invitations_of(org: Organization) -> list[Invitation]:
+    return list(
+        db.session.scalars(
+            db.select(Invitation)
+            .filter_by(org_id=org.id, state="pending")
+            .options(db.joinedload(Invitation.invitee))
+            .order_by(Invitation.id)
+        )
+    )
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+def _lock(org: Organization) -> None:
+    """Write-lock the organization's row until commit; OrgError when it was deleted meanwhile."""
+    result = db.session.execute(
+        db.update(Organization)
+        .where(Organization.id == org.id, Organization.deleted_at.is_(None))
+        .values(deleted_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise OrgError(_("This organization no longer exists."))
+
+
+def _fail(message: str):
+    db.session.rollback()
+    raise OrgError(message)
+
+
+def _require(org: Organization, actor, *roles: str) -> str:
+    role = role_of(org, actor)
+    if role not in roles:
+        _fail(_("You do not have permission to do that in this organization."))
+    return role
+
+
+def create_organization(creator: User, slug: str, name: str) -> Organization:
+    """A new organization owned by ``creator``, with its own account on the trial plan."""
+    slug = normalize_slug(slug)
+    name = normalize_name(name)
+    taken = _("The slug %(slug)s is already taken.", slug=slug)
+    if db.session.scalar(db.select(Organization.id).filter_by(slug_key=slug)) is not None:
+        raise OrgError(taken)
+    org = Organization(slug=slug, slug_key=slug, name=name, created_by_id=creator.id)
+    db.session.add(org)
+    db.session.add(Membership(org=org, user_id=creator.id, role="owner"))
+    open_org_account(org)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone took the slug between the check and the insert.
+        _fail(taken)
+    return org
+
+
+def find_invitee(login: str) -> User | None:
+    """A user by username, or by an email address they verified."""
+    login = (login or "").strip()
+    if "@" in login:
+        return db.session.scalar(
+            db.select(User)
+            .join(Email, Email.user_id == User.id)
+            .where(Email.address_key == login.lower(), Email.verified_at.is_not(None), User.is_active)
+        )
+    try:
+        key = username_key(login)
+    except ValueError:
+        return None
+    return db.session.scalar(db.select(User).where(User.username_key == key, User.is_active))
+
+
+def invite(org: Organization, inviter: User, login: str, role: str = "member") -> Invitation:
+    """Invite a user (by username or verified email) to join ``org`` with ``role``."""
+    _check_role(role)
+    actor_role = _require(org, inviter, "owner", "admin")
+    if role == "owner" and actor_role != "owner":
+        _fail(_("Only owners can invite owners."))
+    if not (login or "").strip():
+        _fail(_("Enter a username or email address."))
+    invitee = find_invitee(login)
+    if invitee is None:
+        _fail(_("There is no user with that username or verified email address."))
+    if invitee.id == inviter.id:
+        _fail(_("You cannot invite yourself."))
+    if role_of(org, invitee) is not None:
+        _fail(_("%(user)s is already a member.", user=invitee.username))
+    invitation = Invitation(
+        org_id=org.id, invitee_id=invitee.id, inviter_id=inviter.id, role=role,
+        pending_key=f"{org.id}:{invitee.id}",
+    )
+    already_invited = _("%(user)s already has a pending invitation.", user=invitee.username)
+    db.session.add(invitation)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The unique pending_key: another invitation to the same person is still open.
+        _fail(already_invited)
+    return invitation
+
+
+def _answer(invitation_id: int, user: User, state: str) -> Invitation:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.invitee_id != user.id or invitation.org.is_deleted:
+        _fail(_("There is no such invitation."))
+    if state == "accepted":
+        _lock(invitation.org)
+    # Answered exactly once, whatever races with it (a second click, the inviter cancelling).
+    result = db.session.execute(
+        db.update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.state == "pending")
+        .values(state=state, pending_key=None, answered_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        _fail(_("This invitation was already answered or withdrawn."))
+    if state == "accepted":
+        if role_of(invitation.org, user) is not None:
+            _fail(_("You are already a member of this organization."))
+        db.session.add(Membership(org_id=invitation.org_id, user_id=user.id, role=invitation.role))
+    db.session.commit()
+    db.session.refresh(invitation)
+    return invitation
+
+
+def accept_invitation(invitation_id: int, user: User) -> Invitation:
+    return _answer(invitation_id, user, "accepted")
+
+
+def decline_invitation(invitation_id: int, user: User) -> Invitation:
+    return _answer(invitation_id, user, "declined")
+
+
+def cancel_invitation(org: Organization, actor: User, invitation_id: int) -> Invitation:
+    _require(org, actor, "owner", "admin")
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.org_id != org.id:
+        _fail(_("There is no such invitation."))
+    result = db.session.execute(
+        db.update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.state == "pending")
+        .values(state="cancelled", pending_key=None, answered_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        _fail(_("This invitation was already answered or withdrawn."))
+    db.session.commit()
+    return invitation
+
+
+def _membership(org: Organization, user_id: int) -> Membership:
+    membership = db.session.scalar(
+        db.select(Membership)
+        .filter_by(org_id=org.id, user_id=user_id)
+        .execution_options(populate_existing=True)
+    )
+    if membership is None:
+        _fail(_("That person is not a member of this organization."))
+    return membership
+
+
+def _owner_count(org: Organization) -> int:
+    return db.session.scalar(
+        db.select(db.func.count()).select_from(Membership).filter_by(org_id=org.id, role="owner")
+    )
+
+
+def change_role(org: Organization, actor: User, user_id: int, role: str) -> Membership:
+    """Owners change anyone's role; admins move people between admin and member."""
+    _check_role(role)
+    _lock(org)
+    actor_role = _require(org, actor, "owner", "admin")
+    membership = _membership(org, user_id)
+    if actor_role != "owner" and "owner" in (role, membership.role):
+        _fail(_("Only owners can make someone an owner or change an owner's role."))
+    if membership.role == role:
+        _fail(_("%(user)s is already %(role)s.", user=membership.user.username, role=role_label(role)))
+    if membership.role == "owner" and _owner_count(org) <= 1:
+        _fail(_("An organization needs at least one owner: make someone else an owner first."))
+    membership.role = role
+    db.session.commit()
+    return membership
+
+
+def remove_member(org: Organization, actor: User, user_id: int) -> None:
+    """Owners remove anyone, admins remove admins and members; the last owner stays."""
+    _lock(org)
+    actor_role = _require(org, actor, "owner", "admin")
+    membership = _membership(org, user_id)
+    if membership.role == "owner" and actor_role != "owner":
+        _fail(_("Only owners can remove an owner."))
+    if membership.role == "owner" and _owner_count(org) <= 1:
+        _fail(_("An organization needs at least one owner: make someone else an owner first."))
+    db.session.delete(membership)
+    db.session.commit()
+
+
+def leave(org: Organization, user: User) -> None:
+    _lock(org)
+    membership = _membership(org, user.id)
+    if membership.role == "owner" and _owner_count(org) <= 1:
+        _fail(_("You are the last owner: make someone else an owner before leaving."))
+    db.session.delete(membership)
+    db.session.commit()
+
+
+def delete_organization(org: Organization, actor: User) -> None:
+    """Owners only, at zero balance. Soft: the organization, its account and memberships stay for
+    audit, invisible everywhere; pending invitations are withdrawn."""
+    _lock(org)
+    _require(org, actor, "owner")
+    # Locks the account row too, so a payment landing meanwhile waits and is then refused here.
+    result = db.session.execute(
+        db.update(Account)
+        .where(Account.org_id == org.id, Account.balance_fen == 0)
+        .values(balance_fen=0)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        _fail(_("The organization's balance must be zero before it can be deleted."))
+    db.session.execute(
+        db.update(Invitation)
+        .where(Invitation.org_id == org.id, Invitation.state == "pending")
+        .values(state="cancelled", pending_key=None, answered_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        db.update(Organization)
+        .where(Organization.id == org.id)
+        .values(deleted_at=utcnow(), deleted_by_id=actor.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def role_label(role: str) -> str:
+    return {"owner": _("Owner"), "admin": _("Admin"), "member": _("Member")}.get(role, role)

@@ -1,0 +1,175 @@
+"""Quotas: limits from the plan plus bonuses, usage changed only atomically."""
+import threading
+
+import pytest
+
+from portal.accounts import quotas
+from portal.accounts.access import personal_account
+from portal.accounts.models import QuotaBonus, QuotaUsage
+from portal.accounts.quotas import QuotaExceeded, Resource
+from portal.extensions import db
+from portal.plugins import hookimpl
+from portal.users.models import User
+
+
+class GpuPlugin:
+    @hookimpl
+    def portal_quota_resources(self):
+        return [Resource("gpus", {"zh_CN": "GPU", "en": "GPUs"}, "cards")]
+
+
+@pytest.fixture
+def portal_config(portal_config):
+    return {
+        **portal_config,
+        "PLUGINS_EXTRA": [GpuPlugin()],
+        "PLANS": {"trial": {"quotas": {"projects": 3, "containers": 5, "services": 3, "gpus": 1}}},
+    }
+
+
+@pytest.fixture
+def account_id(app, users):
+    with app.app_context():
+        return personal_account(db.session.get(User, users.create("alice"))).id
+
+
+def table(account_id):
+    from portal.accounts.models import Account
+
+    return {r.resource.key: (r.limit, r.used, r.left) for r in quotas.quota_table(db.session.get(Account, account_id))}
+
+
+def test_core_and_plugin_resources(app):
+    with app.app_context():
+        assert [r.key for r in quotas.resources()] == ["projects", "containers", "services", "gpus"]
+
+
+def test_a_new_account_has_the_trial_quota(app, account_id):
+    with app.app_context():
+        assert table(account_id) == {
+            "projects": (3, 0, 3), "containers": (5, 0, 5), "services": (3, 0, 3), "gpus": (1, 0, 1),
+        }
+
+
+def test_use_and_release_up_to_the_limit(app, account_id):
+    with app.app_context():
+        assert quotas.use(account_id, "projects") == 1
+        assert quotas.use(account_id, "projects", 2) == 3
+        with pytest.raises(QuotaExceeded, match="0 left, 1 asked for"):
+            quotas.use(account_id, "projects")
+        assert quotas.release(account_id, "projects", 3) == 0
+        with pytest.raises(QuotaExceeded, match="only 0 in use"):
+            quotas.release(account_id, "projects")
+        db.session.commit()
+        assert table(account_id)["projects"] == (3, 0, 3)
+
+
+@pytest.mark.parametrize("amount", [0, -1, 1.5, True, "1"])
+def test_amounts_must_be_positive_integers(app, account_id, amount):
+    with app.app_context():
+        with pytest.raises(QuotaExceeded, match="whole number"):
+            quotas.use(account_id, "projects", amount)
+        with pytest.raises(QuotaExceeded, match="whole number"):
+            quotas.release(account_id, "projects", amount)
+
+
+def test_unknown_resources_and_accounts(app, account_id):
+    with app.app_context():
+        with pytest.raises(QuotaExceeded, match="Unknown resource"):
+            quotas.use(account_id, "bitcoins")
+        with pytest.raises(QuotaExceeded, match="No such account"):
+            quotas.use(account_id + 1000, "projects")
+
+
+def test_bonuses_add_on_top_of_the_plan_once_per_key(app, account_id):
+    with app.app_context():
+        assert quotas.grant_bonus(account_id, {"projects": 2, "gpus": 1}, "WeChat bound", "wechat-bonus:user:1")
+        assert not quotas.grant_bonus(account_id, {"projects": 5}, "retry", "wechat-bonus:user:1")
+        db.session.commit()
+        assert table(account_id)["projects"] == (5, 0, 5)
+        assert table(account_id)["gpus"] == (2, 0, 2)
+        assert db.session.scalar(db.select(db.func.count()).select_from(QuotaBonus)) == 1
+        assert quotas.use(account_id, "projects", 5) == 5
+
+
+@pytest.mark.parametrize("grants", [{}, {"projects": 0}, {"projects": -2}, {"bitcoins": 1}])
+def test_bad_bonuses_grant_nothing(app, account_id, grants):
+    with app.app_context():
+        with pytest.raises(QuotaExceeded):
+            quotas.grant_bonus(account_id, grants, "bad", "bad-key")
+        assert db.session.scalar(db.select(db.func.count()).select_from(QuotaBonus)) == 0
+
+
+def run_together(count, work):
+    barrier, outcomes, lock = threading.Barrier(count), [], threading.Lock()
+
+    def run():
+        barrier.wait()
+        outcome = work()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_many_concurrent_reservations_against_the_last_unit_exactly_one_wins(app, account_id):
+    with app.app_context():
+        quotas.use(account_id, "projects", 2)
+        db.session.commit()
+
+    def reserve():
+        with app.app_context():
+            try:
+                quotas.use(account_id, "projects")
+                db.session.commit()
+                return "won"
+            except QuotaExceeded:
+                db.session.rollback()
+                return "refused"
+
+    outcomes = run_together(8, reserve)
+    assert outcomes.count("won") == 1, outcomes
+    assert outcomes.count("refused") == 7
+    with app.app_context():
+        assert table(account_id)["projects"] == (3, 3, 0)
+
+
+def test_concurrent_bonus_grants_with_one_key_grant_once(app, account_id):
+    def grant():
+        with app.app_context():
+            granted = quotas.grant_bonus(account_id, {"services": 1}, "race", "race-key")
+            db.session.commit()
+            return granted
+
+    outcomes = run_together(6, grant)
+    assert outcomes.count(True) == 1, outcomes
+    with app.app_context():
+        assert table(account_id)["services"] == (4, 0, 4)
+
+
+def test_concurrent_releases_never_go_below_zero(app, account_id):
+    with app.app_context():
+        quotas.use(account_id, "containers", 2)
+        db.session.commit()
+
+    def give_back():
+        with app.app_context():
+            try:
+                quotas.release(account_id, "containers")
+                db.session.commit()
+                return "released"
+            except QuotaExceeded:
+                db.session.rollback()
+                return "refused"
+
+    outcomes = run_together(6, give_back)
+    assert outcomes.count("released") == 2, outcomes
+    with app.app_context():
+        assert db.session.scalar(
+            db.select(QuotaUsage.used).filter_by(account_id=account_id, resource="containers")
+        ) == 0
