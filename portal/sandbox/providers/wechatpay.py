@@ -1,0 +1,372 @@
+"""WeChat Pay API v3 (Native): signed requests and responses, orders, encrypted payment notifications.
+
+Mounted at ``/wxpay`` (api.mch.weixin.qq.com). Requests are verified like the real gateway does
+(merchant key over the path that follows the base URL, +-300 s); every response is signed with the
+platform key in public-key mode. The QR payload ``weixin://wxpay/bizpayurl?pr=<token>`` maps to the
+phone-like page ``/wxpay/_scan/<token>``. The control API for tests lives under ``/_sandbox/wxpay``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+
+from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, Faults, Notification, Notifier
+
+PREFIX = "/wxpay"
+MCHID = "1900009191"
+APPID = "wxd678efh567hg6787"
+FOREIGN_MCHID = "1900000666"
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+SKEW_SECONDS = 300
+DEFAULT_PAYABLE = timedelta(days=7)
+OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_*\-]{6,32}")
+AUTHORIZATION = re.compile(r'(\w+)="([^"]*)"')
+CHINA = timezone(timedelta(hours=8))
+STATE_DESC = {"NOTPAY": "订单未支付", "SUCCESS": "支付成功", "CLOSED": "订单已关闭"}
+
+bp = Blueprint("sandbox_wechatpay", __name__)
+
+
+def _new_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _pem_private(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _pem_public(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def setup(sandbox):
+    sandbox.state["wechatpay"] = {
+        "merchant_key": _new_key(),
+        "merchant_serial_no": secrets.token_hex(20).upper(),
+        "platform_key": _new_key(),
+        "public_key_id": "PUB_KEY_ID_" + secrets.token_hex(14).upper(),
+        "apiv3_key": secrets.token_hex(16),
+        "orders": {},  # out_trade_no -> order dict
+        "tokens": {},  # pr token -> out_trade_no
+        "notifier": Notifier(sandbox, WECHATPAY_RETRY_SCHEDULE, lambda status, body: 200 <= status < 300),
+    }
+
+
+def stop(sandbox):
+    sandbox.state["wechatpay"]["notifier"].stop()
+
+
+def plugin_settings(sandbox):
+    state = sandbox.state["wechatpay"]
+    return {"wechatpay": {
+        "base_url": sandbox.url + PREFIX,
+        "mchid": MCHID,
+        "appid": APPID,
+        "merchant_serial_no": state["merchant_serial_no"],
+        "private_key": _pem_private(state["merchant_key"]),
+        "platform_public_key": _pem_public(state["platform_key"]),
+        "platform_public_key_id": state["public_key_id"],
+        "apiv3_key": state["apiv3_key"],
+    }}
+
+
+def _sandbox():
+    return current_app.extensions["sandbox"]
+
+
+def _state():
+    return _sandbox().state["wechatpay"]
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA).isoformat(timespec="seconds")
+
+
+def _sign(message: str) -> str:
+    signature = _state()["platform_key"].sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signature).decode()
+
+
+def signed_headers(body: str, now: datetime, signature_prefix: str = "") -> dict:
+    """The headers WeChat Pay puts on every response and notification (platform key, public-key mode)."""
+    timestamp, nonce = str(int(now.replace(tzinfo=timezone.utc).timestamp())), secrets.token_hex(16)
+    return {
+        "Wechatpay-Timestamp": timestamp,
+        "Wechatpay-Nonce": nonce,
+        "Wechatpay-Signature": signature_prefix + _sign(f"{timestamp}\n{nonce}\n{body}\n"),
+        "Wechatpay-Serial": _state()["public_key_id"],
+        "Wechatpay-Signature-Type": SIGNATURE_TYPE,
+        "Request-ID": secrets.token_hex(16),
+    }
+
+
+def _reply(status: int, payload: dict | None = None) -> Response:
+    body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
+    response = Response(body, status=status, content_type="application/json")
+    response.headers.update(signed_headers(body, _sandbox().now()))
+    return response
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _reply(status, {"code": code, "message": message})
+
+
+@bp.before_request
+def _verify_merchant_signature():
+    if not request.path.startswith(PREFIX + "/v3/"):
+        return None
+    scheme, _, params = request.headers.get("Authorization", "").partition(" ")
+    fields = dict(AUTHORIZATION.findall(params))
+    state = _state()
+    if scheme != SIGNATURE_TYPE or fields.get("mchid") != MCHID:
+        return _error(401, "SIGN_ERROR", "Authorization 头缺失或商户号不正确")
+    if fields.get("serial_no") != state["merchant_serial_no"]:
+        return _error(401, "SIGN_ERROR", "商户证书序列号不正确")
+    try:
+        skew = abs(int(fields.get("timestamp", "")) - _sandbox().now().replace(tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        return _error(401, "SIGN_ERROR", "时间戳格式错误")
+    if skew > SKEW_SECONDS:
+        return _error(401, "SIGN_ERROR", "时间戳与系统时间相差超过 5 分钟")
+    raw_uri = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
+    message = (f"{request.method}\n{raw_uri[len(PREFIX):]}\n{fields['timestamp']}\n"
+               f"{fields.get('nonce_str', '')}\n{request.get_data(as_text=True)}\n")
+    try:
+        state["merchant_key"].public_key().verify(base64.b64decode(fields.get("signature", "")),
+                                                  message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return _error(401, "SIGN_ERROR", "签名错误")
+    return None
+
+
+def expire_if_due(order: dict) -> dict:
+    # [policy] an unpaid order past time_expire reads as closed.
+    if order["trade_state"] == "NOTPAY" and _sandbox().now() >= order["time_expire"]:
+        order["trade_state"] = "CLOSED"
+    return order
+
+
+def _parse_order(data: dict) -> tuple[dict | None, str]:
+    amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
+    total = amount.get("total")
+    if data.get("appid") != APPID:
+        return None, "appid 不正确"
+    if data.get("mchid") != MCHID:
+        return None, "mchid 与请求头的商户号不一致"
+    if not isinstance(data.get("description"), str) or not 1 <= len(data["description"]) <= 127:
+        return None, "description 长度须为 1 到 127"
+    if not isinstance(data.get("out_trade_no"), str) or not OUT_TRADE_NO.fullmatch(data["out_trade_no"]):
+        return None, "out_trade_no 须为 6 到 32 位数字、字母、_-*"
+    if not isinstance(data.get("notify_url"), str) or not re.match(r"https?://", data["notify_url"]):
+        return None, "notify_url 须为 http(s) 地址"
+    if type(total) is not int or total <= 0 or amount.get("currency", "CNY") != "CNY":
+        return None, "amount.total 须为正整数（分），currency 须为 CNY"
+    if len(data.get("attach") or "") > 128:
+        return None, "attach 长度不能超过 128"
+    now = _sandbox().now()
+    time_expire = now + DEFAULT_PAYABLE
+    if data.get("time_expire") is not None:
+        try:
+            parsed = datetime.fromisoformat(data["time_expire"])
+        except (TypeError, ValueError):
+            return None, "time_expire 须为 RFC 3339 格式"
+        if parsed.tzinfo is None:
+            return None, "time_expire 须带时区"
+        time_expire = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return {
+        "params": data, "out_trade_no": data["out_trade_no"], "description": data["description"],
+        "notify_url": data["notify_url"], "total": total, "attach": data.get("attach") or "",
+        "time_expire": time_expire, "created_at": now, "trade_state": "NOTPAY", "scanned": False,
+        "transaction_id": None, "success_time": None, "payer_total": None,
+    }, ""
+
+
+@bp.post(PREFIX + "/v3/pay/transactions/native")
+def native_order():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _error(400, "PARAM_ERROR", "请求体须为 JSON 对象")
+    order, problem = _parse_order(data)
+    if order is None:
+        return _error(400, "PARAM_ERROR", problem)
+    state = _state()
+    with _sandbox().lock:
+        existing = state["orders"].get(order["out_trade_no"])
+        if existing is not None:
+            expire_if_due(existing)
+            if existing["trade_state"] == "SUCCESS":
+                return _error(400, "ORDERPAID", "该订单已支付")
+            if existing["trade_state"] == "CLOSED":
+                return _error(400, "ORDER_CLOSED", "该订单已关闭")
+            if existing["params"] != data:
+                return _error(403, "OUT_TRADE_NO_USED", "商户订单号重复，且参数与原订单不一致")
+            return _reply(200, {"code_url": existing["code_url"]})
+        if order["time_expire"] <= _sandbox().now():
+            return _error(400, "PARAM_ERROR", "time_expire 已过")
+        token = secrets.token_urlsafe(12)
+        order["token"], order["code_url"] = token, f"weixin://wxpay/bizpayurl?pr={token}"
+        state["orders"][order["out_trade_no"]] = order
+        state["tokens"][token] = order["out_trade_no"]
+    return _reply(200, {"code_url": order["code_url"]})
+
+
+def transaction(order: dict) -> dict:
+    """The transaction object of queries and (encrypted) notifications."""
+    expire_if_due(order)
+    result = {
+        "appid": APPID, "mchid": MCHID, "out_trade_no": order["out_trade_no"], "attach": order["attach"],
+        "trade_state": order["trade_state"], "trade_state_desc": STATE_DESC[order["trade_state"]],
+        "amount": {"total": order["total"], "currency": "CNY"},
+    }
+    if order["trade_state"] == "SUCCESS" or order["transaction_id"]:
+        result.update({
+            "transaction_id": order["transaction_id"], "trade_type": "NATIVE", "bank_type": "OTHERS",
+            "success_time": _rfc3339(order["success_time"]), "payer": {"openid": order["payer_openid"]},
+        })
+        result["amount"].update({"payer_total": order["payer_total"], "payer_currency": "CNY"})
+    return result
+
+
+def _query(order: dict | None, mchid: str | None) -> Response:
+    if mchid != MCHID:
+        return _error(400, "PARAM_ERROR", "mchid 与请求头的商户号不一致")
+    if order is None:
+        return _error(404, "ORDER_NOT_EXIST", "订单不存在")
+    with _sandbox().lock:
+        return _reply(200, transaction(order))
+
+
+@bp.get(PREFIX + "/v3/pay/transactions/out-trade-no/<out_trade_no>")
+def query_by_out_trade_no(out_trade_no):
+    return _query(_state()["orders"].get(out_trade_no), request.args.get("mchid"))
+
+
+@bp.get(PREFIX + "/v3/pay/transactions/id/<transaction_id>")
+def query_by_transaction_id(transaction_id):
+    order = next((o for o in _state()["orders"].values() if o["transaction_id"] == transaction_id), None)
+    return _query(order, request.args.get("mchid"))
+
+
+@bp.post(PREFIX + "/v3/pay/transactions/out-trade-no/<out_trade_no>/close")
+def close_order(out_trade_no):
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or data.get("mchid") != MCHID:
+        return _error(400, "PARAM_ERROR", "mchid 与请求头的商户号不一致")
+    with _sandbox().lock:
+        order = _state()["orders"].get(out_trade_no)
+        if order is not None and order["trade_state"] == "SUCCESS":
+            return _error(400, "ORDERPAID", "订单已支付，不能关闭")
+        if order is not None:
+            order["trade_state"] = "CLOSED"
+    # The real gateway answers 204 even for an unknown number.
+    return _reply(204)
+
+
+# Paying, and the notification it triggers: shared by the phone page and the control API.
+
+def pay(sandbox, out_trade_no: str, amount: int | None = None, faults: Faults | None = None) -> dict:
+    """The buyer pays ``amount`` fen (default: the order's); returns the transaction or raises ValueError."""
+    state = sandbox.state["wechatpay"]
+    with sandbox.lock:
+        order = state["orders"].get(out_trade_no)
+        if order is None:
+            raise ValueError("ORDER_NOT_EXIST")
+        if order["trade_state"] == "NOTPAY" and sandbox.now() >= order["time_expire"]:
+            order["trade_state"] = "CLOSED"
+        if order["trade_state"] != "NOTPAY":
+            raise ValueError(f"order is {order['trade_state']}")
+        paid = order["total"] if amount is None else amount
+        if type(paid) is not int or paid <= 0:
+            raise ValueError("amount must be a positive integer (fen)")
+        order.update(trade_state="SUCCESS", scanned=True, total=paid, payer_total=paid,
+                     success_time=sandbox.now(), payer_openid="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+                     transaction_id="4200" + sandbox.now().strftime("%Y%m%d") + f"{secrets.randbelow(10**16):016d}")
+        resource = _transaction_for(sandbox, order)
+    state["notifier"].deliver(Notification(out_trade_no, order["notify_url"],
+                                           _notification_renderer(sandbox, resource, faults or Faults()),
+                                           faults or Faults()))
+    return resource
+
+
+def _transaction_for(sandbox, order: dict) -> dict:
+    with sandbox.app.app_context():
+        return transaction(order)
+
+
+def _notification_renderer(sandbox, resource: dict, faults: Faults):
+    resource = json.loads(json.dumps(resource))
+    if faults.tamper_amount is not None:
+        resource["amount"].update(total=faults.tamper_amount, payer_total=faults.tamper_amount)
+    if faults.foreign_merchant:
+        resource["mchid"] = FOREIGN_MCHID
+    state = sandbox.state["wechatpay"]
+    nonce = secrets.token_urlsafe(9)[:12]
+    ciphertext = AESGCM(state["apiv3_key"].encode()).encrypt(
+        nonce.encode(), json.dumps(resource, ensure_ascii=False).encode(), b"transaction")
+    created = sandbox.now()
+    body = json.dumps({
+        "id": "EV-" + secrets.token_hex(16), "create_time": _rfc3339(created),
+        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                     "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": "transaction",
+                     "nonce": nonce},
+    }, ensure_ascii=False)
+
+    def render(now: datetime) -> tuple[dict, bytes]:
+        with sandbox.app.app_context():
+            headers = signed_headers(body, now - timedelta(minutes=10) if faults.stale else now,
+                                     "WECHATPAY/SIGNTEST/" if faults.signtest else "")
+        if faults.bad_signature:
+            signature = bytearray(base64.b64decode(headers["Wechatpay-Signature"]))
+            signature[0] ^= 0xFF
+            headers["Wechatpay-Signature"] = base64.b64encode(bytes(signature)).decode()
+        headers["Content-Type"] = "application/json"
+        return headers, body.encode()
+
+    return render
+
+
+# The phone-like page behind the QR code.
+
+@bp.get(PREFIX + "/_scan/")
+def scan_index():
+    orders = sorted(_state()["orders"].values(), key=lambda o: o["created_at"], reverse=True)
+    return render_template("sandbox/wechatpay_orders.html", orders=[expire_if_due(o) for o in orders[:50]])
+
+
+@bp.route(PREFIX + "/_scan/<token>", methods=["GET", "POST"])
+def scan_page(token):
+    state, sandbox = _state(), _sandbox()
+    out_trade_no = state["tokens"].get(token)
+    order = state["orders"].get(out_trade_no) if out_trade_no else None
+    message = None
+    if order is not None and request.method == "POST":
+        action = request.form.get("action")
+        if action == "pay":
+            amount = request.form.get("amount", "").strip()
+            try:
+                pay(sandbox, out_trade_no, int(amount) if amount else None)
+                return redirect(request.path)
+            except ValueError as exc:
+                message = str(exc)
+        elif action == "cancel":
+            message = "已取消支付，订单保持未支付状态"
+        elif action == "scan":
+            order["scanned"] = True
+    if order is not None:
+        with sandbox.lock:
+            expire_if_due(order)
+    return render_template("sandbox/wechatpay_scan.html", order=order, message=message), (
+        200 if order else 404)
+
