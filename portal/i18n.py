@@ -1,7 +1,8 @@
 """Language choice (zh-CN first, English too) and translation helpers."""
 from __future__ import annotations
 
-from flask import current_app, request, session
+from babel import Locale
+from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale, gettext, lazy_gettext  # noqa: F401 - re-exported for the rooms
 from flask_login import current_user
 
@@ -11,8 +12,25 @@ from portal.extensions import babel
 TRANSLATIONS_DIR = ROOT / "portal" / "translations"
 
 
+def locale_code() -> str:
+    """The key of LANGUAGES the current request speaks ("zh_CN", "en").
+
+    Babel names zh_CN by its full CLDR name, zh_Hans_CN (translations/zh_Hans_CN links to
+    translations/zh_CN for that reason), so str(get_locale()) is not a LANGUAGES key."""
+    current = get_locale()
+    if current is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    for code in current_app.config["LANGUAGES"]:
+        if Locale.parse(code) == current:
+            return code
+    return str(current)
+
+
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # Services run from CLI commands and jobs too, where messages use the site's default.
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("locale")
     if chosen in languages:
         return chosen
@@ -28,7 +46,7 @@ def select_locale() -> str:
 def localized(text) -> str:
     """Text given by a plugin: a plain string, or a mapping of locale -> string."""
     if isinstance(text, dict):
-        locale = str(get_locale() or "zh_CN")
+        locale = locale_code()
         return text.get(locale) or text.get(locale.split("_")[0]) or next(iter(text.values()))
     return str(text)
 
@@ -40,4 +58,4 @@ def init_app(app) -> None:
         default_translation_directories=str(TRANSLATIONS_DIR),
     )
     app.jinja_env.globals["localized"] = localized
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["current_locale"] = locale_code

@@ -1,0 +1,86 @@
+"""Forms of the sign-up, sign-in and password-reset pages. They check presence and shape; the
+rules live in the services."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+from portal.i18n import lazy_gettext as _l
+from portal.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from portal.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
+from portal.users.usernames import HELP_TEXT as USERNAME_HELP
+
+PASSWORD_HELP = _l(
+    "At least 8 characters; long passphrases are best. Common passwords are not accepted."
+)
+
+
+def _required(message):
+    return InputRequired(message=message)
+
+
+class SignUpForm(FlaskForm):
+    username = StringField(
+        _l("Username"), [_required(_l("Enter a username."))], description=USERNAME_HELP,
+        render_kw={"autocomplete": "username", "maxlength": 32},
+    )
+    email = StringField(
+        _l("Email"), [_required(_l("Enter an email address."))],
+        render_kw={"autocomplete": "email", "maxlength": 254, "type": "email"},
+    )
+    password = PasswordField(
+        _l("Password"), [_required(_l("Enter a password."))], description=PASSWORD_HELP,
+        render_kw={"autocomplete": "new-password", "minlength": PASSWORD_MIN_LENGTH,
+                   "maxlength": PASSWORD_MAX_LENGTH},
+    )
+    confirm = PasswordField(
+        _l("Confirm password"),
+        [_required(_l("Enter the password again.")),
+         EqualTo("password", message=_l("The two passwords do not match."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Sign up"))
+
+
+class SignInForm(FlaskForm):
+    login = StringField(
+        _l("Username, email or phone"), [_required(_l("Enter your username, email or phone."))],
+        render_kw={"autocomplete": "username", "maxlength": 254},
+    )
+    password = PasswordField(
+        _l("Password"), [_required(_l("Enter your password.")),
+                         Length(max=PASSWORD_MAX_LENGTH, message=_l("The password is too long."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField(_l("Keep me signed in on this device"))
+    next = HiddenField()
+    submit = SubmitField(_l("Sign in"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    contact = StringField(
+        _l("Email or phone"), [_required(_l("Enter the email address or the phone number of your account."))],
+        description=_l("The email address or the phone number you verified in your account."),
+        render_kw={"autocomplete": "username", "maxlength": 254},
+    )
+    submit = SubmitField(_l("Send code"))
+
+
+class ResetPasswordForm(FlaskForm):
+    code = StringField(
+        _l("Verification code"), [_required(_l("Enter the code we sent you."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
+    )
+    password = PasswordField(
+        _l("New password"), [_required(_l("Enter a password."))], description=PASSWORD_HELP,
+        render_kw={"autocomplete": "new-password", "minlength": PASSWORD_MIN_LENGTH,
+                   "maxlength": PASSWORD_MAX_LENGTH},
+    )
+    confirm = PasswordField(
+        _l("Confirm password"),
+        [_required(_l("Enter the password again.")),
+         EqualTo("password", message=_l("The two passwords do not match."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Set new password"))

@@ -1,0 +1,189 @@
+"""Users: registration, emails, finding a user by what they sign in with, passwords, sessions.
+
+Other rooms call these; they take plain arguments and commit their own work.
+"""
+from __future__ import annotations
+
+import phonenumbers
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+
+from portal import passwords
+from portal.accounts.services import open_personal_account
+from portal.extensions import db
+from portal.i18n import gettext as _
+from portal.timeutil import utcnow
+from portal.users.models import Email, User
+from portal.users.usernames import normalize_username, username_key  # noqa: F401 - public API
+
+EMAIL_MAX_LENGTH = 254
+# Phones typed without a country code are read as mainland China numbers.
+DEFAULT_PHONE_REGION = "CN"
+
+
+class RegistrationError(ValueError):
+    """Sign-up refused; ``field`` names the form field the ``message`` (translated) belongs to."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def normalize_email(raw: str) -> str:
+    """The address as stored; raises ValueError with a translated message when it is not valid."""
+    address = (raw or "").strip()
+    if not address:
+        raise ValueError(_("Enter an email address."))
+    if "\x00" in address:
+        raise ValueError(_("The email address contains a NUL character."))
+    if len(address) > EMAIL_MAX_LENGTH:
+        raise ValueError(
+            _("An email address can have at most %(count)d characters.", count=EMAIL_MAX_LENGTH)
+        )
+    try:
+        normalized = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError(_("Enter a valid email address, like name@example.com.")) from None
+    if len(normalized) > EMAIL_MAX_LENGTH:
+        raise ValueError(
+            _("An email address can have at most %(count)d characters.", count=EMAIL_MAX_LENGTH)
+        )
+    return normalized
+
+
+def email_key(address: str) -> str:
+    """What email uniqueness is decided on: an address belongs to one user whatever its case."""
+    return address.lower()
+
+
+def register_user(username: str, email: str, password: str) -> User:
+    """Create a user, their primary (unverified) email and their personal account; commit."""
+    try:
+        username = normalize_username(username)
+    except ValueError as exc:
+        raise RegistrationError("username", str(exc)) from None
+    try:
+        address = normalize_email(email)
+    except ValueError as exc:
+        raise RegistrationError("email", str(exc)) from None
+    problems = passwords.password_problems(password, username)
+    if problems:
+        raise RegistrationError("password", " ".join(problems))
+
+    key = username_key(username)
+    if db.session.scalar(sa.select(User.id).where(User.username_key == key)) is not None:
+        raise _username_taken()
+    if db.session.scalar(sa.select(Email.id).where(Email.address_key == email_key(address))) is not None:
+        raise _email_taken()
+
+    user = User(username=username, username_key=key, password_hash=passwords.hash_password(password))
+    user.emails.append(Email(address=address, address_key=email_key(address), is_primary=True))
+    db.session.add(user)
+    open_personal_account(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone registered the same username or email between our check and our insert: the
+        # unique constraints decided.
+        db.session.rollback()
+        if db.session.scalar(sa.select(User.id).where(User.username_key == key)) is not None:
+            raise _username_taken() from None
+        raise _email_taken() from None
+    return user
+
+
+def _username_taken() -> RegistrationError:
+    return RegistrationError("username", _("This username is already taken."))
+
+
+def _email_taken() -> RegistrationError:
+    return RegistrationError("email", _("This email address is already registered."))
+
+
+def mark_email_verified(email: Email) -> None:
+    email.verified_at = utcnow()
+    db.session.commit()
+
+
+def _phone_e164(raw: str) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_user_by_login(login: str) -> User | None:
+    """The user a sign-in name points to: a username, a verified email or a verified phone."""
+    login = (login or "").strip()
+    if not login or "\x00" in login or len(login) > EMAIL_MAX_LENGTH:
+        return None
+    if "@" in login:
+        return db.session.scalar(
+            sa.select(User)
+            .join(Email, Email.user_id == User.id)
+            .where(Email.address_key == email_key(login), Email.verified_at.is_not(None))
+        )
+    candidate = login.replace(" ", "").replace("-", "")
+    if candidate.startswith("+") or candidate.isdigit():
+        phone = _phone_e164(candidate)
+        if phone is None:
+            return None
+        return db.session.scalar(
+            sa.select(User).where(User.phone == phone, User.phone_verified_at.is_not(None))
+        )
+    try:
+        key = username_key(login)
+    except ValueError:
+        return None
+    return db.session.scalar(sa.select(User).where(User.username_key == key))
+
+
+def find_user_by_contact(contact: str) -> tuple[User, str] | None:
+    """The user whose verified email or verified phone ``contact`` is, with the address as stored
+    (where a code for that user should be sent)."""
+    contact = (contact or "").strip()
+    if "@" in contact:
+        try:
+            address = normalize_email(contact)
+        except ValueError:
+            return None
+        email = db.session.scalar(
+            sa.select(Email).where(Email.address_key == email_key(address), Email.verified_at.is_not(None))
+        )
+        return (email.user, email.address) if email else None
+    phone = _phone_e164(contact.replace(" ", "").replace("-", ""))
+    if phone is None:
+        return None
+    user = db.session.scalar(
+        sa.select(User).where(User.phone == phone, User.phone_verified_at.is_not(None))
+    )
+    return (user, phone) if user else None
+
+
+def contact_destination(contact: str) -> str | None:
+    """``contact`` (an email or a phone) normalized the way codes are addressed, or None."""
+    contact = (contact or "").strip()
+    if "@" in contact:
+        try:
+            return normalize_email(contact)
+        except ValueError:
+            return None
+    return _phone_e164(contact.replace(" ", "").replace("-", ""))
+
+
+def set_password(user: User, new_password: str) -> None:
+    """Replace the password and sign the user out everywhere. The caller checks the policy."""
+    user.password_hash = passwords.hash_password(new_password)
+    user.session_version = User.session_version + 1
+    db.session.commit()
+
+
+def end_all_sessions(user: User) -> None:
+    """Every session of the user, copied and remember-me cookies included, stops working."""
+    user.session_version = User.session_version + 1
+    db.session.commit()
