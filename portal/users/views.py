@@ -1,3 +1,238 @@
-from flask import Blueprint
+"""The user center's own pages: profile, emails, phone and password.
 
-bp = Blueprint("users", __name__, url_prefix="/users")
+Forms with a "send code" button post ``action=send``; users.js sends those with
+``Accept: application/json`` and shows the answer in place, so typed passwords stay put."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+
+from portal.i18n import gettext as _
+from portal.users import contacts, profile
+from portal.users.contacts import ContactError
+from portal.users.forms import AddEmailForm, CodeForm, PasswordForm, PhoneForm, ProfileForm
+
+bp = Blueprint("users", __name__, url_prefix="/user")
+
+
+@bp.before_request
+@login_required
+def require_sign_in():
+    """Every page here is the signed-in user's own."""
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _sent(message: str, page: str, form, **context):
+    """The answer to a "send code" press: JSON for users.js, the page again otherwise."""
+    if _wants_json():
+        return jsonify(ok=True, message=message)
+    flash(message, "success")
+    return render_template(page, form=form, **context)
+
+
+def _refused(exc: ContactError, page: str, form, **context):
+    if _wants_json():
+        return jsonify(ok=False, field=exc.field, message=exc.message), 400
+    form.add_error(exc.field, exc.message)
+    return render_template(page, form=form, **context), 400
+
+
+def _my_email(email_id: int):
+    email = contacts.user_email(_me(), email_id)
+    if email is None:
+        abort(404)
+    return email
+
+
+# --- 个人信息 ------------------------------------------------------------------------------------
+
+@bp.route("/profile", methods=["GET", "POST"], endpoint="profile")
+def profile_page():
+    user = _me()
+    form = ProfileForm(data={"username": user.username, "avatar_url": user.avatar_url or ""})
+    if form.validate_on_submit():
+        try:
+            profile.update_profile(user, form.username.data or "", form.avatar_url.data or "")
+        except ContactError as exc:
+            return _refused(exc, "users/profile.html", form, user=user,
+                            phone_masked=contacts.mask_phone(user.phone))
+        flash(_("Your profile was saved."), "success")
+        return redirect(url_for("users.profile"))
+    return render_template("users/profile.html", form=form, user=user,
+                           phone_masked=contacts.mask_phone(user.phone))
+
+
+# --- 邮箱 ----------------------------------------------------------------------------------------
+
+def _emails_page(user, add_form=None, code_errors=None, status=200):
+    return render_template(
+        "users/emails.html", user=user, form=add_form or AddEmailForm(), code_errors=code_errors or {},
+        primary_allowed=contacts.can_change_primary_email(user),
+    ), status
+
+
+@bp.route("/emails", methods=["GET", "POST"])
+def emails():
+    user = _me()
+    form = AddEmailForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            email = contacts.add_email(user, form.address.data or "")
+        except ContactError as exc:
+            form.add_error(exc.field, exc.message)
+            return _emails_page(user, form, status=400)
+        try:
+            contacts.send_email_code(user, email)
+        except ContactError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("We sent a verification code to %(address)s.", address=email.address), "success")
+        return redirect(url_for("users.emails"))
+    return _emails_page(user, form)
+
+
+@bp.post("/emails/<int:email_id>/code")
+def email_code(email_id: int):
+    user, email = _me(), _my_email(email_id)
+    try:
+        contacts.send_email_code(user, email)
+    except ContactError as exc:
+        if _wants_json():
+            return jsonify(ok=False, field="code", message=exc.message), 400
+        return _emails_page(user, code_errors={email.id: exc.message}, status=400)
+    message = _("We sent a verification code to %(address)s.", address=email.address)
+    if _wants_json():
+        return jsonify(ok=True, message=message)
+    flash(message, "success")
+    return redirect(url_for("users.emails"))
+
+
+@bp.post("/emails/<int:email_id>/verify")
+def verify_email(email_id: int):
+    user, email = _me(), _my_email(email_id)
+    form = CodeForm()
+    try:
+        contacts.verify_email(user, email, form.code.data or "")
+    except ContactError as exc:
+        return _emails_page(user, code_errors={email.id: exc.message}, status=400)
+    flash(_("%(address)s is verified.", address=email.address), "success")
+    return redirect(url_for("users.emails"))
+
+
+@bp.route("/emails/<int:email_id>/primary", methods=["GET", "POST"])
+def primary_email(email_id: int):
+    user, email = _me(), _my_email(email_id)
+    form = CodeForm()
+    context = {"user": user, "email": email, "needs_code": contacts.primary_change_needs_old_code(user),
+               "allowed": contacts.can_change_primary_email(user)}
+    if form.validate_on_submit():
+        try:
+            if request.form.get("action") == "send":
+                contacts.send_primary_change_code(user)
+                return _sent(_("We sent a verification code to %(address)s.",
+                               address=user.primary_email.address), "users/email_primary.html", form, **context)
+            contacts.set_primary_email(user, email, form.code.data)
+        except ContactError as exc:
+            return _refused(exc, "users/email_primary.html", form, **context)
+        flash(_("%(address)s is now your primary email address.", address=email.address), "success")
+        return redirect(url_for("users.emails"))
+    return render_template("users/email_primary.html", form=form, **context)
+
+
+@bp.post("/emails/<int:email_id>/remove")
+def remove_email(email_id: int):
+    user, email = _me(), _my_email(email_id)
+    address = email.address
+    try:
+        contacts.remove_email(user, email)
+    except ContactError as exc:
+        flash(exc.message, "error")
+        return _emails_page(user, status=400)
+    flash(_("%(address)s was removed.", address=address), "success")
+    return redirect(url_for("users.emails"))
+
+
+# --- 手机 ----------------------------------------------------------------------------------------
+
+def _phone_context(user) -> dict:
+    return {"user": user, "masked_phone": contacts.mask_phone(user.phone),
+            "can_change": contacts.can_change_phone(user), "unbind_form": CodeForm(prefix="unbind")}
+
+
+@bp.route("/phone", methods=["GET", "POST"])
+def phone():
+    user = _me()
+    form = PhoneForm()
+    if form.validate_on_submit():
+        try:
+            if request.form.get("action") == "send":
+                number = contacts.send_phone_codes(user, form.phone.data or "")
+                return _sent(_("We sent a verification code to %(phone)s.", phone=contacts.mask_phone(number)),
+                             "users/phone.html", form, **_phone_context(user))
+            number = contacts.bind_phone(user, form.phone.data or "", form.code.data or "", form.old_code.data)
+        except ContactError as exc:
+            return _refused(exc, "users/phone.html", form, **_phone_context(user))
+        flash(_("Your phone %(phone)s is bound; you can sign in with it.", phone=contacts.mask_phone(number)),
+              "success")
+        return redirect(url_for("users.phone"))
+    return render_template("users/phone.html", form=form, **_phone_context(user))
+
+
+@bp.post("/phone/unbind")
+def unbind_phone():
+    user = _me()
+    context = _phone_context(user)
+    form = context["unbind_form"]
+    try:
+        if request.form.get("action") == "send":
+            contacts.send_unbind_code(user)
+            return _sent(_("We sent a verification code to %(phone)s.", phone=context["masked_phone"]),
+                         "users/phone.html", PhoneForm(formdata=None), **context)
+        contacts.unbind_phone(user, form.code.data or "")
+    except ContactError as exc:
+        if _wants_json():
+            return jsonify(ok=False, field=exc.field, message=exc.message), 400
+        form.add_error("code", exc.message)
+        return render_template("users/phone.html", form=PhoneForm(formdata=None), **context), 400
+    flash(_("Your phone was unbound."), "success")
+    return redirect(url_for("users.phone"))
+
+
+# --- 修改密码 ------------------------------------------------------------------------------------
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    user = _me()
+    form = PasswordForm()
+    destinations = profile.password_code_destinations(user)
+    form.channel.choices = [
+        (channel, (_("Email %(address)s", address=contacts.mask_email(value)) if channel == "email"
+                   else _("Phone %(phone)s", phone=contacts.mask_phone(value))))
+        for channel, value in destinations.items()
+    ]
+    if not form.channel.data and destinations:
+        form.channel.data = next(iter(destinations))
+    context = {"user": user, "has_password": user.password_hash is not None}
+    if form.validate_on_submit():
+        args = (user, form.old_password.data or "", form.new_password.data or "", form.channel.data or "")
+        try:
+            if request.form.get("action") == "send":
+                destination = profile.send_password_code(*args)
+                shown = contacts.mask_email(destination) if "@" in destination else contacts.mask_phone(destination)
+                return _sent(_("We sent a verification code to %(destination)s.", destination=shown),
+                             "users/password.html", form, **context)
+            profile.change_password(*args, form.code.data or "")
+        except ContactError as exc:
+            return _refused(exc, "users/password.html", form, **context)
+        # set_password ended every session of the user; this one carries on with the new version.
+        login_user(user)
+        flash(_("Your password was changed. Other devices were signed out."), "success")
+        return redirect(url_for("users.password"))
+    return render_template("users/password.html", form=form, **context)
