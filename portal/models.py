@@ -4,3 +4,4 @@ from portal.orgs.models import *  # noqa: F401,F403
 from portal.users.models import *  # noqa: F401,F403
 from portal.billing.models import *  # noqa: F401,F403
 from portal.verification.models import *  # noqa: F401,F403
+from portal.identities.models import *  # noqa: F401,F403

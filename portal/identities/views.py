@@ -1,3 +1,119 @@
-from flask import Blueprint
+"""第三方账户: link, unlink, and sign in with provider accounts. One callback serves both purposes."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
+
+from portal.i18n import gettext as _
+from portal.i18n import localized
+from portal.identities import oauth, services
+from portal.identities.providers import ProviderError
+from portal.users.models import User
 
 bp = Blueprint("identities", __name__, url_prefix="/identities")
+
+# Kept when a provider sign-in starts a fresh session (as the password sign-in does).
+SURVIVES_ROTATION = ("locale",)
+
+
+@bp.app_context_processor
+def _sign_in_providers():
+    # The sign-in page shows a button per enabled provider (templates/identities/_sign_in_buttons.html).
+    return {"oauth_providers": lambda: list(oauth.providers().values())}
+
+
+def _provider_or_404(name: str):
+    provider = oauth.provider_or_none(name)
+    if provider is None:
+        abort(404)
+    return provider
+
+
+@bp.get("/")
+@login_required
+def index():
+    return _render_index()
+
+
+def _render_index(error: str | None = None, status: int = 200):
+    linked = services.identities_of(current_user.id)
+    rows = [(provider, linked.get(name)) for name, provider in oauth.providers().items()]
+    return render_template("identities/index.html", rows=rows, error=error), status
+
+
+@bp.post("/<provider>/link")
+@login_required
+def link(provider):
+    provider = _provider_or_404(provider)
+    return redirect(oauth.authorization_url(provider, oauth.LINK, current_user.id))
+
+
+@bp.post("/<provider>/sign-in")
+def sign_in(provider):
+    provider = _provider_or_404(provider)
+    return redirect(oauth.authorization_url(provider, oauth.SIGN_IN))
+
+
+@bp.post("/<provider>/unlink")
+@login_required
+def unlink(provider):
+    provider = _provider_or_404(provider)
+    try:
+        services.unlink_identity(current_user, provider.name)
+    except services.LinkError as exc:
+        return _render_index(exc.message, exc.status)
+    flash(_("Your %(provider)s account was unlinked.", provider=localized(provider.label)), "success")
+    return redirect(url_for("identities.index"))
+
+
+@bp.get("/<provider>/callback")
+def callback(provider):
+    provider = _provider_or_404(provider)
+    try:
+        result = oauth.complete(provider, request.args)
+    except (oauth.StateError, oauth.ConsentDenied, ProviderError) as exc:
+        return _failed(str(exc), 400)
+    try:
+        if result.purpose == oauth.LINK:
+            return _finish_link(result)
+        return _finish_sign_in(result)
+    except ProviderError as exc:
+        return _failed(str(exc), 400)
+    except services.LinkError as exc:
+        return _failed(exc.message, exc.status)
+
+
+def _failed(message: str, status: int):
+    if current_user.is_authenticated:
+        return _render_index(message, status)
+    return render_template("identities/failed.html", error=message), status
+
+
+def _finish_link(result: oauth.Callback):
+    # The link goes to the user who started it, and only if that user is still the one signed in.
+    if not current_user.is_authenticated or current_user.id != result.user_id:
+        return _failed(_("Sign in again, then link the account from the user center."), 403)
+    services.link_identity(current_user, result.provider, result.identity)
+    flash(_("Your %(provider)s account is linked.", provider=localized(result.provider.label)), "success")
+    return redirect(url_for("identities.index"))
+
+
+def _finish_sign_in(result: oauth.Callback):
+    user = services.sign_in_with(result.provider, result.identity)
+    if user is None:
+        user = services.sign_up_with(result.provider, result.identity)
+        flash(_("Welcome! Your Portal account %(username)s was created with %(provider)s.",
+                username=user.username, provider=localized(result.provider.label)), "success")
+    _start_session(user)
+    return redirect(url_for("users.profile"))
+
+
+def _start_session(user: User) -> None:
+    """Sign in on a fresh session, so nothing from before sign-in carries over."""
+    kept = {key: session[key] for key in SURVIVES_ROTATION if key in session}
+    flashes = session.get("_flashes")
+    session.clear()
+    session.update(kept)
+    if flashes:
+        session["_flashes"] = flashes
+    login_user(user)

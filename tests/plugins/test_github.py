@@ -1,0 +1,6 @@
+"""The GitHub plugin passes the provider contract against the sandbox's GitHub."""
+from portal.testing.contract import ProviderContract
+
+
+class TestGitHubContract(ProviderContract):
+    provider = "github"
