@@ -2,6 +2,7 @@
 rules live in the services."""
 from __future__ import annotations
 
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
@@ -30,7 +31,7 @@ class SignUpForm(FlaskForm):
         render_kw={"autocomplete": "email", "maxlength": 254, "type": "email"},
     )
     password = PasswordField(
-        _l("Password"), [_required(_l("Enter a password."))], description=PASSWORD_HELP,
+        lazy_pgettext("field", "Password"), [_required(_l("Enter a password."))], description=PASSWORD_HELP,
         render_kw={"autocomplete": "new-password", "minlength": PASSWORD_MIN_LENGTH,
                    "maxlength": PASSWORD_MAX_LENGTH},
     )
@@ -49,7 +50,7 @@ class SignInForm(FlaskForm):
         render_kw={"autocomplete": "username", "maxlength": 254},
     )
     password = PasswordField(
-        _l("Password"), [_required(_l("Enter your password.")),
+        lazy_pgettext("field", "Password"), [_required(_l("Enter your password.")),
                          Length(max=PASSWORD_MAX_LENGTH, message=_l("The password is too long."))],
         render_kw={"autocomplete": "current-password"},
     )
