@@ -41,6 +41,10 @@ class OrgError(ValueError):
         self.message = message
 
 
+class NotFound(OrgError):
+    """The thing named does not exist for this user (pages answer 404)."""
+
+
 # -- checks ---------------------------------------------------------------------------------------
 
 def normalize_slug(raw: str) -> str:
@@ -248,7 +252,8 @@ def invite(org: Organization, inviter: User, login: str, role: str = "member") -
 def _answer(invitation_id: int, user: User, state: str) -> Invitation:
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.invitee_id != user.id or invitation.org.is_deleted:
-        _fail(_("There is no such invitation."))
+        db.session.rollback()
+        raise NotFound(_("There is no such invitation."))
     if state == "accepted":
         _lock(invitation.org)
     # Answered exactly once, whatever races with it (a second click, the inviter cancelling).
@@ -281,7 +286,8 @@ def cancel_invitation(org: Organization, actor: User, invitation_id: int) -> Inv
     _require(org, actor, "owner", "admin")
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.org_id != org.id:
-        _fail(_("There is no such invitation."))
+        db.session.rollback()
+        raise NotFound(_("There is no such invitation."))
     result = db.session.execute(
         db.update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.state == "pending")

@@ -1,0 +1,8 @@
+"""The account pages' forms: fields only; the rules live in portal.accounts.plans."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+
+class PlanForm(FlaskForm):
+    """CSRF only: the chosen plan is the ``plan`` value of the pressed button."""

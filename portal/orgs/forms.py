@@ -1,0 +1,38 @@
+"""The organization pages' forms: fields only; the rules live in portal.orgs.services."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+
+from portal.i18n import lazy_gettext as _l
+
+
+class ServiceErrorsMixin:
+    def add_error(self, field: str | None, message: str) -> None:
+        target = getattr(self, field, None) if field else None
+        if target is None:
+            self.form_errors.append(message)
+        else:
+            target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
+
+
+class CreateOrgForm(ServiceErrorsMixin, FlaskForm):
+    slug = StringField(
+        _l("Slug"),
+        description=_l("2-39 characters: lowercase letters a-z, digits and hyphens. Appears in links."),
+        render_kw={"maxlength": 39, "autocomplete": "off", "autocapitalize": "none"},
+    )
+    name = StringField(_l("Display name"), render_kw={"maxlength": 64})
+
+
+def role_choices():
+    return [("member", _l("Member")), ("admin", _l("Admin")), ("owner", _l("Owner"))]
+
+
+class InviteForm(ServiceErrorsMixin, FlaskForm):
+    login = StringField(_l("Username or email"), render_kw={"maxlength": 254, "autocomplete": "off"})
+    role = SelectField(_l("Role"), choices=role_choices(), validate_choice=False)
+
+
+class DeleteOrgForm(ServiceErrorsMixin, FlaskForm):
+    confirm = StringField(_l("Type the slug to confirm"), render_kw={"autocomplete": "off"})
