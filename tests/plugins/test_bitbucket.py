@@ -1,0 +1,6 @@
+"""The Bitbucket plugin passes the provider contract against the sandbox's Bitbucket Cloud."""
+from portal.testing.contract import ProviderContract
+
+
+class TestBitbucketContract(ProviderContract):
+    provider = "bitbucket"
