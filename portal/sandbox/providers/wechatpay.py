@@ -14,11 +14,12 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 
+from portal.sandbox.keys import new_rsa_key, private_pem, public_pem
 from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, Faults, Notification, Notifier
 
 PREFIX = "/wxpay"
@@ -36,25 +37,11 @@ STATE_DESC = {"NOTPAY": "订单未支付", "SUCCESS": "支付成功", "CLOSED": 
 bp = Blueprint("sandbox_wechatpay", __name__)
 
 
-def _new_key():
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _pem_private(key) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
-def _pem_public(key) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
 def setup(sandbox):
     sandbox.state["wechatpay"] = {
-        "merchant_key": _new_key(),
+        "merchant_key": new_rsa_key(),
         "merchant_serial_no": secrets.token_hex(20).upper(),
-        "platform_key": _new_key(),
+        "platform_key": new_rsa_key(),
         "public_key_id": "PUB_KEY_ID_" + secrets.token_hex(14).upper(),
         "apiv3_key": secrets.token_hex(16),
         "orders": {},  # out_trade_no -> order dict
@@ -74,8 +61,8 @@ def plugin_settings(sandbox):
         "mchid": MCHID,
         "appid": APPID,
         "merchant_serial_no": state["merchant_serial_no"],
-        "private_key": _pem_private(state["merchant_key"]),
-        "platform_public_key": _pem_public(state["platform_key"]),
+        "private_key": private_pem(state["merchant_key"]),
+        "platform_public_key": public_pem(state["platform_key"]),
         "platform_public_key_id": state["public_key_id"],
         "apiv3_key": state["apiv3_key"],
     }}

@@ -1,0 +1,361 @@
+"""Alipay OpenAPI gateway (``/alipay/gateway.do``): face-to-face precreate, query, close, notifications.
+
+Requests are verified like the real gateway does (RSA2 over the sorted raw parameters, app key);
+responses are signed with the platform key over the exact bytes of the inner object as embedded.
+A precreated trade exists only once the buyer scans its QR code, the sandbox's phone page
+``/alipay/qr/<token>``. The control API for tests lives under ``/_sandbox/alipay``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+
+from portal.sandbox.keys import new_rsa_key, private_pem, public_pem
+from portal.sandbox.notify import ALIPAY_RETRY_SCHEDULE, Faults, Notification, Notifier
+
+GATEWAY = "/alipay/gateway.do"
+APP_ID = "2021004112345678"
+SELLER_ID = "2088721012345678"
+FOREIGN_SELLER_ID = "2088000000009999"
+BUYER = {"buyer_id": "2088102177846880", "buyer_logon_id": "cus***@sandbox.com"}
+TIMESTAMP_SKEW = timedelta(minutes=15)  # [policy]
+DEFAULT_TIMEOUT = timedelta(hours=2)  # [policy] payable window after the scan
+MAX_AMOUNT = Decimal("100000000")
+TIMEOUT_EXPRESS = re.compile(r"([1-9]\d*)([mhdc])")
+CHINA = timezone(timedelta(hours=8))
+
+bp = Blueprint("sandbox_alipay", __name__)
+
+
+def setup(sandbox):
+    sandbox.state["alipay"] = {
+        "app_key": new_rsa_key(),
+        "platform_key": new_rsa_key(),
+        "trades": {},  # out_trade_no -> trade dict (precreated; "scanned" once the buyer scanned)
+        "tokens": {},  # QR token -> out_trade_no
+        "notifier": Notifier(sandbox, ALIPAY_RETRY_SCHEDULE, lambda status, body: status == 200 and body == b"success"),
+    }
+
+
+def stop(sandbox):
+    sandbox.state["alipay"]["notifier"].stop()
+
+
+def plugin_settings(sandbox):
+    state = sandbox.state["alipay"]
+    return {"alipay": {
+        "gateway": sandbox.url + GATEWAY,
+        "app_id": APP_ID,
+        "seller_id": SELLER_ID,
+        "app_private_key": private_pem(state["app_key"]),
+        "alipay_public_key": public_pem(state["platform_key"]),
+    }}
+
+
+def china_time(moment: datetime) -> str:
+    """A naive UTC moment as Alipay writes it: GMT+8, ``yyyy-MM-dd HH:mm:ss``."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_china_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA).astimezone(timezone.utc).replace(
+        tzinfo=None)
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def signing_string(params: dict) -> str:
+    """Alipay's signed string: the non-empty parameters given, sorted, as raw ``k=v`` joined by ``&``."""
+    return "&".join(f"{key}={params[key]}" for key in sorted(params) if params[key] not in (None, ""))
+
+
+def sign(sandbox, message: str) -> str:
+    signature = sandbox.state["alipay"]["platform_key"].sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signature).decode()
+
+
+def sign_notification(sandbox, fields: dict) -> dict:
+    """``fields`` plus ``sign_type`` and ``sign`` (RSA2 over the sorted fields, as Alipay signs notifications)."""
+    unsigned = {k: v for k, v in fields.items() if k not in ("sign", "sign_type")}
+    return {**unsigned, "sign_type": "RSA2", "sign": sign(sandbox, signing_string(unsigned))}
+
+
+def _sandbox():
+    return current_app.extensions["sandbox"]
+
+
+def _reply(method: str, inner: dict, signed: bool = True) -> Response:
+    key = method.replace(".", "_") + "_response" if method else "error_response"
+    # Serialized once: the signature covers these exact bytes, which clients cut out of the body.
+    content = json.dumps(inner, ensure_ascii=False, separators=(",", ":"))
+    body = '{"' + key + '":' + content
+    body += (',"sign":"' + sign(_sandbox(), content) + '"}') if signed else "}"
+    return Response(body.encode(), content_type="application/json;charset=utf-8")
+
+
+def _invalid(method: str, sub_code: str, sub_msg: str) -> Response:
+    inner = {"code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": sub_msg}
+    return _reply(method, inner, signed=False)
+
+
+def _failed(sub_code: str, sub_msg: str, **extra) -> dict:
+    return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg, **extra}
+
+
+@bp.route(GATEWAY, methods=["GET", "POST"])
+def gateway():
+    params = {**request.args.to_dict(), **request.form.to_dict()}
+    method = params.get("method", "")
+    if params.get("app_id") != APP_ID:
+        return _invalid(method, "isv.invalid-app-id", "无效的AppID参数")
+    if params.get("sign_type") != "RSA2" or params.get("charset", "utf-8").lower() != "utf-8":
+        return _invalid(method, "isv.invalid-signature-type", "无效的签名类型或字符集")
+    try:
+        skew = abs(parse_china_time(params.get("timestamp", "")) - _sandbox().now())
+    except ValueError:
+        return _invalid(method, "isv.invalid-timestamp", "非法的时间戳参数")
+    if skew > TIMESTAMP_SKEW:
+        return _invalid(method, "isv.invalid-timestamp", "时间戳与系统时间相差过大")
+    unsigned = {k: v for k, v in params.items() if k != "sign"}
+    try:
+        _sandbox().state["alipay"]["app_key"].public_key().verify(
+            base64.b64decode(params.get("sign", "")), signing_string(unsigned).encode(), padding.PKCS1v15(),
+            hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return _invalid(method, "isv.invalid-signature", "验签出错")
+    handler = METHODS.get(method)
+    if handler is None:
+        return _invalid(method, "isv.invalid-method", "不存在的方法名")
+    try:
+        biz = json.loads(params.get("biz_content") or "{}")
+    except ValueError:
+        biz = None
+    if not isinstance(biz, dict):
+        return _invalid(method, "isv.invalid-parameter", "biz_content 须为 JSON 对象")
+    with _sandbox().lock:
+        return _reply(method, handler(biz, params))
+
+
+def _amount(value) -> tuple[Decimal | None, str]:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None, "ACQ.INVALID_PARAMETER"
+    if not amount.is_finite() or amount.as_tuple().exponent < -2 or amount < Decimal("0.01"):
+        return None, "ACQ.INVALID_PARAMETER"
+    if amount > MAX_AMOUNT:
+        return None, "ACQ.TOTAL_FEE_EXCEED"
+    return amount.quantize(Decimal("0.01")), ""
+
+
+def _payable_until(biz: dict, start: datetime) -> datetime | None:
+    """The deadline ``timeout_express`` (from ``start``) and ``time_expire`` (absolute) give; ValueError if bad."""
+    deadlines = []
+    if biz.get("time_expire"):
+        deadlines.append(parse_china_time(biz["time_expire"]))
+    if biz.get("timeout_express"):
+        match = TIMEOUT_EXPRESS.fullmatch(str(biz["timeout_express"]))
+        if not match:
+            raise ValueError("timeout_express")
+        number, unit = int(match.group(1)), match.group(2)
+        if unit == "c":  # the end of the day it started
+            deadlines.append(parse_china_time(china_time(start)[:10] + " 23:59:59"))
+        else:
+            deadlines.append(start + timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: number}))
+    return min(deadlines) if deadlines else None
+
+
+def close_if_due(trade: dict, now: datetime) -> dict:
+    if trade["status"] == "WAIT_BUYER_PAY" and trade["expires_at"] and now >= trade["expires_at"]:
+        trade["status"] = "TRADE_CLOSED"
+    return trade
+
+
+def precreate(biz: dict, params: dict) -> dict:
+    sandbox = _sandbox()
+    out_trade_no, subject = biz.get("out_trade_no"), biz.get("subject")
+    if not isinstance(out_trade_no, str) or not 1 <= len(out_trade_no) <= 64:
+        return _failed("ACQ.INVALID_PARAMETER", "out_trade_no 须为 1 到 64 个字符")
+    if not isinstance(subject, str) or not 1 <= len(subject) <= 256:
+        return _failed("ACQ.INVALID_PARAMETER", "subject 须为 1 到 256 个字符")
+    amount, problem = _amount(biz.get("total_amount"))
+    if amount is None:
+        return _failed(problem, "订单金额须为 0.01 到 100000000.00 元，最多两位小数")
+    try:
+        _payable_until(biz, sandbox.now())
+    except ValueError:
+        return _failed("ACQ.INVALID_PARAMETER", "time_expire 或 timeout_express 格式错误")
+    state = sandbox.state["alipay"]
+    context = {"biz": biz, "notify_url": params.get("notify_url")}
+    trade = state["trades"].get(out_trade_no)
+    if trade is not None:
+        close_if_due(trade, sandbox.now())
+        if trade["status"] == "TRADE_SUCCESS":
+            return _failed("ACQ.TRADE_HAS_SUCCESS", "交易已被支付", out_trade_no=out_trade_no)
+        if trade["status"] in ("TRADE_CLOSED", "PRECREATED_CLOSED"):
+            return _failed("ACQ.TRADE_HAS_CLOSE", "交易已经关闭", out_trade_no=out_trade_no)
+        if trade["context"] != context:
+            return _failed("ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改", out_trade_no=out_trade_no)
+        return {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "qr_code": trade["qr_code"]}
+    token = secrets.token_urlsafe(12)
+    trade = {
+        "context": context, "out_trade_no": out_trade_no, "subject": subject, "amount": amount,
+        "notify_url": params.get("notify_url"), "token": token, "qr_code": f"{sandbox.url}/alipay/qr/{token}",
+        "status": "PRECREATED", "trade_no": None, "created_at": sandbox.now(), "scanned_at": None,
+        "expires_at": None, "paid_at": None, "paid_amount": None,
+    }
+    state["trades"][out_trade_no], state["tokens"][token] = trade, out_trade_no
+    return {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "qr_code": trade["qr_code"]}
+
+
+def _find(biz: dict) -> dict | None:
+    trades = _sandbox().state["alipay"]["trades"]
+    trade = trades.get(biz.get("out_trade_no")) if biz.get("out_trade_no") else next(
+        (t for t in trades.values() if t["trade_no"] and t["trade_no"] == biz.get("trade_no")), None)
+    # Before the scan there is no trade at Alipay, only a QR code.
+    if trade is None or trade["status"] in ("PRECREATED", "PRECREATED_CLOSED"):
+        return None
+    return close_if_due(trade, _sandbox().now())
+
+
+def query(biz: dict, params: dict) -> dict:
+    trade = _find(biz)
+    if trade is None:
+        return _failed("ACQ.TRADE_NOT_EXIST", "交易不存在")
+    paid = trade["status"] in ("TRADE_SUCCESS", "TRADE_FINISHED")
+    result = {
+        "code": "10000", "msg": "Success", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
+        "trade_status": trade["status"], "total_amount": str(trade["paid_amount"] or trade["amount"]),
+        "buyer_pay_amount": str(trade["paid_amount"]) if paid else "0.00", "point_amount": "0.00",
+        "invoice_amount": str(trade["paid_amount"]) if paid else "0.00",
+        "receipt_amount": str(trade["paid_amount"]) if paid else "0.00",
+        "buyer_logon_id": BUYER["buyer_logon_id"], "buyer_user_id": BUYER["buyer_id"],
+    }
+    if paid:
+        result["send_pay_date"] = china_time(trade["paid_at"])
+    return result
+
+
+def close(biz: dict, params: dict) -> dict:
+    trades = _sandbox().state["alipay"]["trades"]
+    unscanned = trades.get(biz.get("out_trade_no"))
+    if unscanned is not None and unscanned["status"] == "PRECREATED":
+        # [policy] the QR code stops working, so a later scan cannot pay a closed order.
+        unscanned["status"] = "PRECREATED_CLOSED"
+    trade = _find(biz)
+    if trade is None:
+        return _failed("ACQ.TRADE_NOT_EXIST", "交易不存在")
+    if trade["status"] in ("TRADE_SUCCESS", "TRADE_FINISHED"):
+        return _failed("ACQ.TRADE_STATUS_ERROR", "交易状态不合法", out_trade_no=trade["out_trade_no"])
+    trade["status"] = "TRADE_CLOSED"
+    return {"code": "10000", "msg": "Success", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"]}
+
+
+METHODS = {"alipay.trade.precreate": precreate, "alipay.trade.query": query, "alipay.trade.close": close}
+
+
+# The buyer's side: scanning and paying, shared by the phone page and the control API.
+
+def scan(sandbox, out_trade_no: str) -> dict:
+    """The buyer scans the QR code: the trade now exists (WAIT_BUYER_PAY). Raises ValueError."""
+    with sandbox.lock:
+        trade = sandbox.state["alipay"]["trades"].get(out_trade_no)
+        if trade is None:
+            raise ValueError("ACQ.TRADE_NOT_EXIST")
+        now = sandbox.now()
+        if trade["status"] == "PRECREATED":
+            deadline = _payable_until(trade["context"]["biz"], now)
+            if deadline is not None and now >= deadline:
+                raise ValueError("二维码已过期 (the QR code expired)")
+            trade.update(status="WAIT_BUYER_PAY", scanned_at=now, expires_at=deadline or now + DEFAULT_TIMEOUT,
+                         trade_no=now.strftime("%Y%m%d") + "22001" + f"{secrets.randbelow(10**15):015d}")
+        elif trade["status"] == "PRECREATED_CLOSED":
+            raise ValueError("交易已关闭 (the order was closed)")
+        return close_if_due(trade, now)
+
+
+def pay(sandbox, out_trade_no: str, amount_fen: int | None = None, faults: Faults | None = None) -> dict:
+    """The buyer scans (if needed) and pays ``amount_fen`` (default: the order's amount). Raises ValueError."""
+    faults = faults or Faults()
+    if amount_fen is not None and (type(amount_fen) is not int or amount_fen <= 0):
+        raise ValueError("amount must be a positive integer (fen)")
+    with sandbox.lock:
+        trade = scan(sandbox, out_trade_no)
+        if trade["status"] != "WAIT_BUYER_PAY":
+            raise ValueError(f"trade is {trade['status']}")
+        paid = Decimal(yuan(amount_fen)) if amount_fen is not None else trade["amount"]
+        trade.update(status="TRADE_SUCCESS", paid_at=sandbox.now(), paid_amount=paid, amount=paid)
+        fields = _notification_fields(trade, faults)
+    if trade["notify_url"]:
+        sandbox.state["alipay"]["notifier"].deliver(
+            Notification(out_trade_no, trade["notify_url"], _renderer(sandbox, fields, faults), faults))
+    return {"out_trade_no": out_trade_no, "trade_no": trade["trade_no"], "trade_status": trade["status"],
+            "total_amount": str(paid)}
+
+
+def _notification_fields(trade: dict, faults: Faults) -> dict:
+    amount = yuan(faults.tamper_amount) if faults.tamper_amount is not None else str(trade["paid_amount"])
+    return {
+        "notify_type": "trade_status_sync", "notify_id": uuid.uuid4().hex, "app_id": APP_ID, "auth_app_id": APP_ID,
+        "charset": "utf-8", "version": "1.0", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
+        "trade_status": "TRADE_SUCCESS", "total_amount": amount, "receipt_amount": amount,
+        "invoice_amount": amount, "buyer_pay_amount": amount, "point_amount": "0.00", **BUYER,
+        "seller_id": FOREIGN_SELLER_ID if faults.foreign_merchant else SELLER_ID,
+        "seller_email": "merchant@sandbox.example", "subject": trade["subject"],
+        "gmt_create": china_time(trade["scanned_at"]), "gmt_payment": china_time(trade["paid_at"]),
+        "fund_bill_list": json.dumps([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}], separators=(",", ":")),
+    }
+
+
+def _renderer(sandbox, fields: dict, faults: Faults):
+    def render(now: datetime) -> tuple[dict, bytes]:
+        moment = now - timedelta(minutes=10) if faults.stale else now
+        form = sign_notification(sandbox, {**fields, "notify_time": china_time(moment)})
+        if faults.bad_signature:
+            form["sign"] = sign(sandbox, signing_string({**fields, "total_amount": "0.01"}))
+        return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(form).encode()
+
+    return render
+
+
+# The phone-like page behind the QR code.
+
+@bp.route("/alipay/qr/", defaults={"token": None})
+@bp.route("/alipay/qr/<token>", methods=["GET", "POST"])
+def qr_page(token):
+    sandbox = _sandbox()
+    out_trade_no = sandbox.state["alipay"]["tokens"].get(token)
+    trade = sandbox.state["alipay"]["trades"].get(out_trade_no) if out_trade_no else None
+    message = None
+    if trade is not None and request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "scan":
+                scan(sandbox, out_trade_no)
+            elif action == "pay":
+                fen = request.form.get("amount", "").strip()
+                pay(sandbox, out_trade_no, int(fen) if fen else None)
+                return redirect(request.path)
+            elif action == "cancel":
+                message = "已取消付款，订单保持待付款状态"
+        except ValueError as exc:
+            message = str(exc)
+    if trade is not None:
+        with sandbox.lock:
+            close_if_due(trade, sandbox.now())
+    orders = sorted(sandbox.state["alipay"]["trades"].values(), key=lambda t: t["created_at"], reverse=True)
+    return render_template("sandbox/alipay_qr.html", trade=trade, message=message, yuan=yuan,
+                           orders=orders[:20]), 404 if token and trade is None else 200
