@@ -1,0 +1,91 @@
+"""Helpers for the user-center tests: a signed-in client, codes from the sandbox's mailbox, and a
+counter of the SQL statements a request runs."""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from portal.extensions import db
+
+
+@pytest.fixture
+def portal_config(portal_config):
+    # The user center needs only the delivery plugins (codes by email and SMS).
+    return {**portal_config, "PLUGINS_ENABLED": ["smtp", "aliyun_sms"]}
+
+
+@pytest.fixture
+def me(app, users):
+    """A signed-in user ("alice", verified email alice@example.com) and their client."""
+    client, user_id = users.signed_in_client("alice")
+    client.user_id = user_id
+    return client
+
+
+@pytest.fixture
+def load(app):
+    """``load(Model, id)``: a fresh copy from the database."""
+
+    def _load(model, ident):
+        with app.app_context():
+            obj = db.session.get(model, ident)
+            if obj is not None:
+                db.session.refresh(obj)
+                db.session.expunge(obj)
+            return obj
+
+    return _load
+
+
+@pytest.fixture
+def count_queries(app):
+    """``with count_queries() as counted: ...``; ``counted`` holds the statements run."""
+
+    @contextmanager
+    def _count():
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("PRAGMA", "SAVEPOINT", "RELEASE")):
+                statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return _count
+
+
+def page_errors(response) -> str:
+    """The error texts a page shows (form feedback and alerts), for readable assertions."""
+    html = response.get_data(as_text=True)
+    return " ".join(re.findall(r'class="(?:invalid-feedback|alert alert-danger)[^"]*"[^>]*>\s*([^<]+)', html))
+
+
+_phones = iter(range(10_000))
+
+
+@pytest.fixture
+def new_phone():
+    """A different valid mainland mobile number each call: ``(typed, e164)``."""
+
+    def _new():
+        national = f"1380013{next(_phones):04d}"
+        return national, f"+86{national}"
+
+    return _new
+
+
+def bind_phone(client, mailbox, typed, e164):
+    """Bind a phone through the page: send the code, then enter it."""
+    response = client.submit("/user/phone", {"phone": typed, "action": "send"})
+    assert response.status_code == 200, page_errors(response)
+    response = client.submit("/user/phone", {"phone": typed, "code": mailbox.last_code(e164), "action": "confirm"})
+    assert response.status_code == 302, page_errors(response)
