@@ -1,0 +1,198 @@
+"""Verification codes: 6 digits, stored hashed, bound to purpose + destination + user, 10 minutes,
+single use, dead after 5 wrong tries, a newer code replaces the older one."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.plugins import DeliveryError
+from portal.verification.models import VerificationCode
+from portal.verification.services import InvalidCode, check_code, send_code
+
+EMAIL = "grace@example.com"
+PHONE = "+8613800138000"
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def test_a_code_is_six_digits_accepted_once(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    assert len(code) == 6 and code.isdigit()
+    check_code("verify_email", EMAIL, code)
+    with pytest.raises(InvalidCode, match="已使用"):
+        check_code("verify_email", EMAIL, code)
+
+
+def test_only_a_keyed_hash_of_the_code_is_stored(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    row = db.session.execute(sa.select(VerificationCode)).scalar_one()
+    stored = " ".join(str(value) for value in db.session.execute(sa.select(VerificationCode.__table__)).one())
+    assert code not in stored
+    assert len(row.code_hash) == 64
+
+
+def test_phone_codes_work_the_same_way(ctx, mailbox):
+    send_code("bind_phone", PHONE)
+    check_code("bind_phone", PHONE, mailbox.last_code(PHONE))
+
+
+def test_the_address_is_matched_without_regard_to_case(ctx, mailbox):
+    send_code("verify_email", "Grace@Example.COM")
+    check_code("verify_email", "grace@example.com", mailbox.last_code(EMAIL))
+
+
+def test_a_code_expires_after_ten_minutes(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    # As if it had been sent ten minutes and a second ago:
+    row = db.session.execute(sa.select(VerificationCode)).scalar_one()
+    row.created_at -= timedelta(minutes=10, seconds=1)
+    row.expires_at -= timedelta(minutes=10, seconds=1)
+    db.session.commit()
+    with pytest.raises(InvalidCode, match="已过期"):
+        check_code("verify_email", EMAIL, code)
+
+
+def test_five_wrong_tries_kill_the_code(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    for _ in range(5):
+        with pytest.raises(InvalidCode, match="验证码不正确"):
+            check_code("verify_email", EMAIL, _wrong(code))
+    with pytest.raises(InvalidCode, match="错误次数过多"):
+        check_code("verify_email", EMAIL, code)
+
+
+def test_the_right_code_on_the_fifth_try_still_works(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    for _ in range(4):
+        with pytest.raises(InvalidCode):
+            check_code("verify_email", EMAIL, _wrong(code))
+    check_code("verify_email", EMAIL, code)
+
+
+@pytest.mark.parametrize("typed", ["", "12345", "1234567", "abcdef", "12 34 5", "\x00" * 6, "9" * 10_000])
+def test_a_malformed_code_is_refused_without_using_a_try(ctx, mailbox, typed):
+    send_code("verify_email", EMAIL)
+    with pytest.raises(InvalidCode, match="请输入 6 位数字验证码"):
+        check_code("verify_email", EMAIL, typed)
+    assert db.session.execute(sa.select(VerificationCode.attempts)).scalar_one() == 0
+
+
+def test_spaces_and_full_width_digits_typed_by_an_ime_are_understood(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in code)
+    check_code("verify_email", EMAIL, f" {full_width[:3]} {full_width[3:]} ")
+
+
+def test_a_code_for_another_purpose_is_refused(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    with pytest.raises(InvalidCode):
+        check_code("reset_password", EMAIL, mailbox.last_code(EMAIL))
+
+
+def test_a_code_for_another_destination_is_refused(ctx, mailbox):
+    send_code("verify_email", EMAIL)
+    with pytest.raises(InvalidCode):
+        check_code("verify_email", "mallory@example.com", mailbox.last_code(EMAIL))
+
+
+def test_a_code_sent_for_one_user_does_not_work_for_another(ctx, users, mailbox):
+    grace, mallory = users.create("grace"), users.create("mallory")
+    send_code("change_password", EMAIL, user_id=grace)
+    code = mailbox.last_code(EMAIL)
+    with pytest.raises(InvalidCode, match="验证码不正确"):
+        check_code("change_password", EMAIL, code, user_id=mallory)
+    with pytest.raises(InvalidCode):
+        check_code("change_password", EMAIL, code)
+    check_code("change_password", EMAIL, code, user_id=grace)
+
+
+def test_a_newer_code_replaces_the_older_one(app, mailbox):
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        send_code("verify_email", EMAIL)
+    first = mailbox.last_code(EMAIL)
+    # A minute later (the per-destination limit allows one a minute):
+    app.config["VERIFICATION_SEND_LIMITS"] = "5/hour"
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        send_code("verify_email", EMAIL)
+        second = mailbox.last_code(EMAIL)
+        if first != second:
+            with pytest.raises(InvalidCode):
+                check_code("verify_email", EMAIL, first)
+        check_code("verify_email", EMAIL, second)
+        assert db.session.execute(sa.select(sa.func.count()).select_from(VerificationCode)).scalar_one() == 1
+
+
+def test_concurrent_submissions_of_the_right_code_succeed_once(app, mailbox):
+    with app.test_request_context():
+        send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    outcomes = []
+    start = threading.Barrier(4)
+
+    def submit():
+        with app.app_context():
+            start.wait()
+            try:
+                check_code("verify_email", EMAIL, code)
+                outcomes.append("accepted")
+            except InvalidCode:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["accepted", "refused", "refused", "refused"]
+
+
+def test_the_message_is_in_the_users_language_outside_a_request(app, users, mailbox):
+    from portal.users.models import User
+
+    with app.app_context():
+        user_id = users.create("henry")
+        db.session.get(User, user_id).locale = "en"
+        db.session.commit()
+        send_code("reset_password", "henry@example.com", user_id=user_id)
+    assert mailbox.to("henry@example.com")[-1]["subject"] == "Portal verification code"
+
+
+def test_codes_are_never_logged(ctx, mailbox, caplog):
+    caplog.set_level(logging.DEBUG)
+    send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    check_code("verify_email", EMAIL, code)
+    assert code not in caplog.text
+
+
+def test_without_a_plugin_for_the_channel_sending_fails_loudly(portal_config):
+    from portal import create_app
+
+    app = create_app(dict(portal_config, PLUGINS_DISABLED=("aliyun_sms",)))
+    with app.test_request_context(), pytest.raises(DeliveryError, match="sms"):
+        send_code("bind_phone", PHONE)
+
+
+@pytest.mark.parametrize("destination", ["not-a-phone", "+86 138", "a@b@c", "x" * 250 + "@example.com", ""])
+def test_a_malformed_destination_is_refused_before_anything_is_sent(ctx, mailbox, destination):
+    from portal.verification.services import CodeError
+
+    before = len(mailbox.messages)
+    with pytest.raises(CodeError):
+        send_code("verify_email", destination)
+    assert len(mailbox.messages) == before

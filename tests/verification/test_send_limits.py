@@ -1,0 +1,88 @@
+"""Sending is limited per destination (1/min, 5/h, 10/day) and per client IP (20/h)."""
+from __future__ import annotations
+
+import pytest
+
+from portal.verification.services import RateLimited, send_code
+
+
+def _send(app, destination: str, ip: str = "192.0.2.10", language: str = "zh-CN") -> None:
+    with app.test_request_context(environ_base={"REMOTE_ADDR": ip}, headers={"Accept-Language": language}):
+        send_code("verify_email", destination)
+
+
+def test_one_code_a_minute_per_destination(app, mailbox):
+    _send(app, "ivy@example.com")
+    with pytest.raises(RateLimited) as refused:
+        _send(app, "ivy@example.com", ip="198.51.100.7")
+    assert 0 < refused.value.retry_after <= 60
+    assert "秒后再试" in refused.value.message
+    assert len(mailbox.to("ivy@example.com")) == 1
+    _send(app, "jack@example.com")
+
+
+def test_the_refusal_says_when_to_retry_in_the_users_language(app):
+    _send(app, "ivy@example.com", language="en")
+    with pytest.raises(RateLimited, match=r"Please try again in \d+ seconds"):
+        _send(app, "ivy@example.com", language="en")
+
+
+def test_five_an_hour_per_destination(app):
+    app.config["VERIFICATION_SEND_LIMITS"] = "5/hour"  # the minute limit set aside
+    for _ in range(5):
+        _send(app, "kim@example.com")
+    with pytest.raises(RateLimited, match="分钟后再试") as refused:
+        _send(app, "kim@example.com")
+    assert 3000 < refused.value.retry_after <= 3600
+
+
+def test_ten_a_day_per_destination(app):
+    app.config["VERIFICATION_SEND_LIMITS"] = "10/day"
+    for _ in range(10):
+        _send(app, "+8613800138000")
+    with pytest.raises(RateLimited):
+        _send(app, "+8613800138000")
+
+
+def test_the_defaults_are_the_carriers_caps(app):
+    from portal.verification.services import DEFAULT_SEND_LIMITS, DEFAULT_SEND_LIMITS_PER_IP
+
+    assert DEFAULT_SEND_LIMITS == "1/minute;5/hour;10/day"
+    assert DEFAULT_SEND_LIMITS_PER_IP == "20/hour"
+
+
+def test_twenty_an_hour_per_client_ip(app, mailbox):
+    for n in range(20):
+        _send(app, f"user{n}@example.com")
+    with pytest.raises(RateLimited):
+        _send(app, "user20@example.com")
+    assert mailbox.to("user20@example.com") == []
+    _send(app, "user20@example.com", ip="198.51.100.7")
+
+
+def test_a_send_refused_by_one_limit_counts_against_no_other(app):
+    app.config["VERIFICATION_SEND_LIMITS_PER_IP"] = "1/hour"
+    _send(app, "lee@example.com")
+    with pytest.raises(RateLimited):
+        _send(app, "mia@example.com")
+    # mia's own allowance is untouched: a send from elsewhere goes through.
+    _send(app, "mia@example.com", ip="198.51.100.7")
+
+
+def test_the_limits_live_in_the_configured_storage(portal_config):
+    """With RATELIMIT_STORAGE_URI=redis://..., several workers share one count."""
+    import redis
+
+    from portal import create_app
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.fail("Redis is not running on 127.0.0.1:6379")
+    redis.Redis.from_url(url).flushdb()
+    first, second = (create_app(dict(portal_config, RATELIMIT_STORAGE_URI=url)) for _ in range(2))
+    _send(first, "nia@example.com")
+    with pytest.raises(RateLimited):
+        _send(second, "nia@example.com")
+    redis.Redis.from_url(url).flushdb()
