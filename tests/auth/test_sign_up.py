@@ -1,0 +1,114 @@
+"""Signing up: the form, its clear errors, and that bad input creates nothing."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from portal.accounts.models import Account
+from portal.extensions import db
+from portal.testing.plugin import DEFAULT_PASSWORD
+from portal.users.models import Email, User
+
+
+def sign_up(client, username="alice", email="alice@example.com", password=DEFAULT_PASSWORD, confirm=None):
+    return client.submit(
+        "/auth/sign-up",
+        {"username": username, "email": email, "password": password,
+         "confirm": password if confirm is None else confirm},
+    )
+
+
+def users_in_database(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(User))
+
+
+def test_sign_up_page_explains_the_username_alphabet(client):
+    html = client.get("/auth/sign-up").get_data(as_text=True)
+    assert "3-32 个字符" in html and 'name="confirm"' in html
+
+
+def test_sign_up_creates_the_user_and_signs_them_in(app, client):
+    response = sign_up(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert client.get("/auth/sign-in").status_code == 302
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "alice"))
+        assert user.primary_email.address == "alice@example.com"
+        assert not user.primary_email.is_verified
+        assert db.session.scalar(sa.select(Account).where(Account.user_id == user.id)) is not None
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"username": ""}, "请输入用户名"),
+        ({"username": "x" * 10000}, "用户名最多 32 个字符"),
+        ({"username": "ab"}, "用户名至少需要 3 个字符"),
+        ({"username": "al\x00ice"}, "NUL"),
+        ({"username": "аlice"}, "用户名必须以英文字母开头"),  # Cyrillic а
+        ({"username": "alicе"}, "用户名只能包含"),  # Cyrillic е at the end
+        ({"username": "张三丰"}, "用户名必须以英文字母开头"),
+        ({"email": ""}, "请输入邮箱地址"),
+        ({"email": "a@b@example.com"}, "请输入有效的邮箱地址"),
+        ({"email": "alice.example.com"}, "请输入有效的邮箱地址"),
+        ({"email": "a" * 250 + "@example.com"}, "邮箱地址最多 254 个字符"),
+        ({"email": "x" * 10000}, "邮箱地址最多 254 个字符"),
+        ({"email": "alice\x00@example.com"}, "NUL"),
+        ({"password": ""}, "请输入密码"),
+        ({"password": "short"}, "至少需要 8 个字符"),
+        ({"password": "p" * 10000}, "最多 1024 个字符"),
+        ({"password": "iloveyou"}, "该密码过于常见"),
+        ({"password": "Password1"}, "该密码过于常见"),
+        ({"username": "alicealice", "password": "alicealice"}, "密码不能与用户名相同"),
+        ({"confirm": "something else entirely"}, "两次输入的密码不一致"),
+    ],
+)
+def test_bad_input_is_a_clear_form_error_and_creates_nothing(app, client, fields, message):
+    data = {"username": "alice", "email": "alice@example.com", "password": DEFAULT_PASSWORD}
+    data.update(fields)
+    data.setdefault("confirm", data["password"])
+    response = client.submit("/auth/sign-up", data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert users_in_database(app) == 0
+
+
+def test_leading_and_trailing_spaces_are_trimmed_from_username_and_email(app, client):
+    assert sign_up(client, username="  alice  ", email=" alice@example.com ").status_code == 302
+    with app.app_context():
+        user = db.session.scalar(sa.select(User))
+        assert (user.username, user.primary_email.address) == ("alice", "alice@example.com")
+
+
+def test_full_width_letters_count_as_their_ascii_twins(app, client, users):
+    users.create("alice")
+    response = sign_up(client, username="ＡＬＩＣＥ", email="other@example.com")
+    assert response.status_code == 400 and "该用户名已被使用" in response.get_data(as_text=True)
+
+
+def test_taken_username_or_email_whatever_the_case(app, client, users):
+    users.create("alice", email="alice@example.com")
+    response = sign_up(client, username="Alice", email="new@example.com")
+    assert "该用户名已被使用" in response.get_data(as_text=True)
+    response = sign_up(client, username="bob", email="ALICE@EXAMPLE.COM")
+    assert "该邮箱已被注册" in response.get_data(as_text=True)
+    assert users_in_database(app) == 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Email)) == 1
+
+
+def test_sign_up_without_csrf_is_refused(app, client):
+    response = client.post("/auth/sign-up", data={"username": "alice", "email": "alice@example.com",
+                                                  "password": DEFAULT_PASSWORD, "confirm": DEFAULT_PASSWORD})
+    assert response.status_code == 400
+    assert users_in_database(app) == 0
+
+
+def test_sign_ups_are_limited_per_ip(app, client):
+    for n in range(20):
+        visitor = app.test_client()  # every visitor from the same address
+        assert sign_up(visitor, username=f"user{n}", email=f"user{n}@example.com").status_code == 302
+    response = sign_up(client, username="onemore", email="onemore@example.com")
+    assert response.status_code == 400 and "尝试次数过多" in response.get_data(as_text=True)
+    assert users_in_database(app) == 20
