@@ -1,0 +1,182 @@
+"""The Alipay channel plugin against the sandbox, over real HTTP."""
+from __future__ import annotations
+
+import importlib.metadata
+import secrets
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+
+from portal.billing.channels import ChannelError, ChargeRequest, NotificationError
+from portal.sandbox.notify import NotificationSink
+from portal.sandbox.providers import alipay as alipay_sandbox
+from portal.timeutil import utcnow
+
+CONTROL = "/_sandbox/alipay"
+
+
+@pytest.fixture
+def channel(app):
+    from portal.plugins import hook
+
+    with app.app_context():
+        yield next(c for found in hook().portal_payment_channels() for c in found if c.name == "alipay")
+
+
+@pytest.fixture
+def sink(sandbox):
+    sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
+    receiver = NotificationSink(200, b"success")
+    yield receiver
+    receiver.close()
+    sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
+    sandbox.clock_offset = 0
+
+
+def charge(channel, sink, out_trade_no=None, amount_fen=1234):
+    request = ChargeRequest(out_trade_no or "AP" + secrets.token_hex(12), amount_fen, "账户充值", sink.url,
+                            utcnow() + timedelta(hours=2))
+    return request, channel.create_charge(request)
+
+
+def control(sandbox, action, **data):
+    response = requests.post(sandbox.url + f"{CONTROL}/{action}", json=data, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_for_notifications(sink, count=1):
+    deadline = time.monotonic() + 15
+    while len(sink.received) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(sink.received) >= count, sink.received
+    return sink.received
+
+
+def paid_notification(sandbox, channel, sink, **faults):
+    request, _ = charge(channel, sink)
+    control(sandbox, "pay", out_trade_no=request.out_trade_no, faults=faults)
+    return request, wait_for_notifications(sink)[0]
+
+
+def resigned(sandbox, form, **changes):
+    """The notification with ``changes``, validly signed by the sandbox's Alipay key."""
+    return alipay_sandbox.sign_notification(sandbox, {**form, **changes})
+
+
+def test_sdk_gateway_is_the_configured_url(channel, sandbox):
+    # The adapter sets a private attribute of the pinned SDK: an upgrade that moves it must fail here.
+    assert importlib.metadata.version("python-alipay-sdk") == "3.4.0"
+    assert channel.client._gateway == sandbox.url + "/alipay/gateway.do"
+
+
+def test_charge_returns_the_phone_page_url_and_reposting_is_idempotent(channel, sandbox, sink):
+    request, created = charge(channel, sink)
+    assert created.qr_payload.startswith(sandbox.url + "/alipay/qr/")
+    assert requests.get(created.qr_payload, timeout=10).status_code == 200
+    assert channel.create_charge(request).qr_payload == created.qr_payload
+    with pytest.raises(ChannelError) as refused:
+        charge(channel, sink, out_trade_no=request.out_trade_no, amount_fen=999)
+    assert refused.value.code == "ACQ.CONTEXT_INCONSISTENT"
+
+
+def test_paid_notification_is_verified_and_parsed_to_integer_fen(channel, sandbox, sink):
+    request, received = paid_notification(sandbox, channel, sink)
+    notice = channel.parse_notification(received["headers"], received["body"], received["form"])
+    assert (notice.out_trade_no, notice.amount_fen, notice.paid) == (request.out_trade_no, 1234, True)
+    assert notice.transaction_id and notice.paid_at is not None
+    # The raw body alone is enough too (a caller that did not parse the form).
+    assert channel.parse_notification(received["headers"], received["body"], {}).amount_fen == 1234
+    assert channel.acknowledge(True).body == "success" and channel.acknowledge(False).body == "fail"
+
+
+def test_a_validly_signed_changed_amount_is_reported_as_signed(channel, sandbox, sink):
+    _, received = paid_notification(sandbox, channel, sink, tamper_amount=1)
+    assert channel.parse_notification({}, b"", received["form"]).amount_fen == 1
+
+
+@pytest.mark.parametrize("fault", ["bad_signature", "foreign_merchant", "stale"])
+def test_faulty_notifications_are_rejected(channel, sandbox, sink, fault):
+    _, received = paid_notification(sandbox, channel, sink, **{fault: True})
+    with pytest.raises(NotificationError):
+        channel.parse_notification({}, b"", received["form"])
+
+
+def test_altered_or_foreign_notifications_are_rejected(channel, sandbox, sink):
+    _, received = paid_notification(sandbox, channel, sink)
+    form = received["form"]
+    cases = [
+        {**form, "total_amount": "0.01"},  # changed after signing
+        {k: v for k, v in form.items() if k != "sign"},
+        {**form, "sign_type": "RSA"},
+        resigned(sandbox, form, app_id="2021000000000000"),
+        resigned(sandbox, form, seller_id="2088000000000000"),
+        resigned(sandbox, form, trade_status="WAIT_BUYER_PAY"),
+        resigned(sandbox, form, notify_time="2020-01-01 00:00:00"),
+        {},
+    ]
+    for case in cases:
+        with pytest.raises(NotificationError):
+            channel.parse_notification({}, b"", case)
+
+
+@pytest.mark.parametrize("amount", ["12.3", "12.345", "1e3", "-12.34", "NaN", "１２.34", "1_000.00", "", "012.34"])
+def test_amounts_must_be_yuan_with_exactly_two_decimals(channel, sandbox, sink, amount):
+    _, received = paid_notification(sandbox, channel, sink)
+    with pytest.raises(NotificationError):
+        channel.parse_notification({}, b"", resigned(sandbox, received["form"], total_amount=amount))
+
+
+def test_large_amounts_convert_exactly(channel, sandbox, sink):
+    _, received = paid_notification(sandbox, channel, sink)
+    form = resigned(sandbox, received["form"], total_amount="99999999.99")
+    assert channel.parse_notification({}, b"", form).amount_fen == 9999999999
+
+
+def test_query_is_pending_until_paid_even_before_the_scan(channel, sandbox, sink):
+    request, _ = charge(channel, sink)
+    assert channel.query(request.out_trade_no).state == "pending"  # ACQ.TRADE_NOT_EXIST until scanned
+    control(sandbox, "scan", out_trade_no=request.out_trade_no)
+    assert channel.query(request.out_trade_no).state == "pending"
+    paid = control(sandbox, "pay", out_trade_no=request.out_trade_no)
+    status = channel.query(request.out_trade_no)
+    assert (status.state, status.transaction_id, status.amount_fen) == ("paid", paid["trade_no"], 1234)
+
+
+def test_close_before_and_after_the_scan(channel, sandbox, sink):
+    unscanned, _ = charge(channel, sink)
+    channel.close(unscanned.out_trade_no)  # nothing to close yet, and the QR code stops working
+    response = requests.post(f"{sandbox.url}{CONTROL}/pay", json={"out_trade_no": unscanned.out_trade_no}, timeout=10)
+    assert response.status_code == 400
+    scanned, _ = charge(channel, sink)
+    control(sandbox, "scan", out_trade_no=scanned.out_trade_no)
+    channel.close(scanned.out_trade_no)
+    assert channel.query(scanned.out_trade_no).state == "closed"
+    with pytest.raises(ChannelError) as refused:
+        channel.create_charge(scanned)
+    assert refused.value.code == "ACQ.TRADE_HAS_CLOSE"
+    paid, _ = charge(channel, sink)
+    control(sandbox, "pay", out_trade_no=paid.out_trade_no)
+    channel.close(paid.out_trade_no)  # the payment raced the close: the re-query tells
+    assert channel.query(paid.out_trade_no).state == "paid"
+
+
+def test_transient_failures_raise_channel_errors(channel, sandbox, sink):
+    sandbox.clock_offset = 3600  # the gateway refuses requests stamped an hour off
+    with pytest.raises(ChannelError) as skewed:
+        charge(channel, sink)
+    assert skewed.value.code == "isv.invalid-timestamp"
+    sandbox.clock_offset = 0
+    channel.client._gateway = "http://127.0.0.1:9/alipay/gateway.do"
+    with pytest.raises(ChannelError) as unreachable:
+        channel.query("AP" + secrets.token_hex(12))
+    assert unreachable.value.code == "NETWORK"
+
+
+def test_required_settings_are_declared(app):
+    from portal.plugins import plugin_manager
+
+    impls = {i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()}
+    assert {"app_id", "seller_id", "app_private_key", "alipay_public_key"} <= set(impls["alipay"])
