@@ -18,7 +18,7 @@ def plugins_command():
     rows = list_plugins(load_config())
     click.echo(f"{'name':<20} {'version':<10} {'enabled':<8} missing settings")
     for info in rows:
-        missing = ", ".join(info.missing_config) or "-"
+        missing = info.error or ", ".join(info.missing_config) or "-"
         click.echo(f"{info.name:<20} {info.version:<10} {'yes' if info.enabled else 'no':<8} {missing}")
 
 

@@ -35,6 +35,8 @@ class PluginInfo:
     version: str
     enabled: bool
     missing_config: list[str] = field(default_factory=list)
+    # Why an enabled plugin could not be loaded (its import failed); None when it loaded.
+    error: str | None = None
 
 
 def _installed_entry_points():
@@ -69,10 +71,11 @@ def missing_settings(name: str, required, config) -> list[str]:
     return [key for key in required if settings.get(key) in (None, "")]
 
 
-def create_plugin_manager(config, strict: bool = True) -> pluggy.PluginManager:
+def create_plugin_manager(config, strict: bool = True, load_errors: dict | None = None) -> pluggy.PluginManager:
     """Build a manager: load the enabled plugins and check each one's required settings.
 
-    ``strict=False`` skips the settings check (for listing plugins on a misconfigured site)."""
+    ``strict=False`` skips the settings check and, when ``load_errors`` is given, records plugins
+    that fail to load there instead of raising (for listing plugins on a misconfigured site)."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     for ep in _installed_entry_points():
@@ -83,13 +86,21 @@ def create_plugin_manager(config, strict: bool = True) -> pluggy.PluginManager:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # noqa: BLE001 - any import error stops startup, with the name
-            raise PluginError(f"plugin {ep.name!r} failed to load: {exc}") from exc
+            if strict or load_errors is None:
+                raise PluginError(f"plugin {ep.name!r} failed to load: {exc}") from exc
+            load_errors[ep.name] = f"failed to load: {exc}"
     for plugin in config.get("PLUGINS_EXTRA", ()):  # plugin objects given directly (tests, embedding)
         pm.register(plugin)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(str(exc)) from exc
+    while True:
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            if strict or load_errors is None:
+                raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
+            load_errors[name] = f"invalid: {exc}"
+            pm.unregister(exc.plugin)
     for name, required in _required_config_by_plugin(pm).items():
         missing = missing_settings(name, required, config)
         if missing and strict:
@@ -120,12 +131,13 @@ def list_plugins(config) -> list[PluginInfo]:
     """Every installed plugin, loaded or not, for ``flask portal plugins``.
 
     Works from the config alone, so it can explain why a site refuses to start."""
-    pm = create_plugin_manager(config, strict=False)
+    load_errors: dict[str, str] = {}
+    pm = create_plugin_manager(config, strict=False, load_errors=load_errors)
     required = _required_config_by_plugin(pm)
     infos = []
     for ep in _installed_entry_points():
         version = ep.dist.version if ep.dist else "?"
-        enabled = pm.has_plugin(ep.name)
-        missing = missing_settings(ep.name, required.get(ep.name, ()), config) if enabled else []
-        infos.append(PluginInfo(ep.name, version, enabled, missing))
+        enabled = _is_enabled(ep.name, config)
+        missing = missing_settings(ep.name, required.get(ep.name, ()), config) if pm.has_plugin(ep.name) else []
+        infos.append(PluginInfo(ep.name, version, enabled, missing, load_errors.get(ep.name)))
     return infos
