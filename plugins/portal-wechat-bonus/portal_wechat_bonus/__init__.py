@@ -1,0 +1,45 @@
+"""The WeChat bonus: linking WeChat for the first time grants the user's personal account 2 projects,
+1 container instance and 1 service instance on top of its plan.
+
+Once per portal user and once per WeChat account, ever: unlinking and relinking, or moving the WeChat
+account to another user, grants nothing more. Turn it off with PLUGINS_DISABLED = ["wechat_bonus"]."""
+from portal.accounts.access import personal_account
+from portal.accounts.quotas import grant_bonus
+from portal.extensions import db
+from portal.plugins import hookimpl
+
+# grant_bonus records one key per grant, and the bonus must be new for both the user and the WeChat
+# account. So it is granted in two parts, one under each key, inside a savepoint: either both keys
+# are new and the whole bonus lands, or the savepoint is rolled back and nothing does. A concurrent
+# link racing for either key waits on its unique index and then finds it taken.
+PER_USER_PART = {"projects": 2}
+PER_WECHAT_PART = {"containers": 1, "services": 1}
+REASON = "WeChat bonus: linked WeChat account"
+
+
+def user_key(user_id) -> str:
+    return f"wechat-bonus:user:{user_id}"
+
+
+def wechat_key(subject) -> str:
+    return f"wechat-bonus:wechat:{subject}"
+
+
+def grant_wechat_bonus(user, subject: str) -> bool:
+    """Grant the bonus to ``user``'s personal account unless this user or this WeChat account (its
+    stable subject) ever had it. Runs in the caller's transaction; returns whether it was granted."""
+    account = personal_account(user)
+    if account is None:
+        return False
+    with db.session.begin_nested() as attempt:
+        granted = grant_bonus(account.id, PER_USER_PART, reason=REASON, key=user_key(user.id)) and grant_bonus(
+            account.id, PER_WECHAT_PART, reason=REASON, key=wechat_key(subject))
+        if not granted:
+            attempt.rollback()
+    return bool(granted)
+
+
+@hookimpl
+def portal_identity_linked(user, identity):
+    if identity.provider == "wechat":
+        grant_wechat_bonus(user, identity.subject)
