@@ -6,6 +6,8 @@
 - ``client``: a ``PortalClient`` (``client.submit(url, data)`` posts with the page's CSRF token).
 - ``users``: creates users (``users.create("alice")``) and signs clients in (``users.sign_in(client, u)``).
 - ``mailbox``: the messages the sandbox received (email and SMS), to read verification codes.
+- ``provider_browser``: a person clicking through a provider's consent page (see
+  ``portal.testing.contract``, which also holds the contract tests for provider plugins).
 """
 from __future__ import annotations
 
@@ -175,3 +177,15 @@ class Mailbox:
 @pytest.fixture
 def mailbox(sandbox):
     return Mailbox(sandbox)
+
+
+@pytest.fixture
+def provider_browser(app):
+    """Makes a ``portal.testing.contract.ProviderBrowser``: a person who starts a sign-in or link in
+    the portal and clicks on the sandbox's consent page (``provider_browser(client).link("github")``)."""
+    from portal.testing.contract import ProviderBrowser
+
+    def make(client=None):
+        return ProviderBrowser(client or app.test_client())
+
+    return make
