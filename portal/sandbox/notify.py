@@ -39,7 +39,7 @@ def default_time_scale() -> float:
 class Faults:
     """What to do wrong with one notification (set through the control API when paying)."""
 
-    duplicate: int = 1  # send the first attempt this many times, concurrently
+    duplicate: int = 1  # send the first attempt that is not dropped this many times, concurrently
     delay: float = 0.0  # real seconds before the first attempt
     drop: int = 0  # attempts not sent at all (-1: never send)
     tamper_amount: int | None = None  # amount in fen to claim instead, validly signed
@@ -116,6 +116,7 @@ class Notifier:
         faults = notification.faults
         if faults.delay and self._stopping.wait(faults.delay):
             return
+        first_send = True
         for attempt, wait in enumerate((0,) + self.schedule, start=1):
             if wait and self._stopping.wait(wait * self.time_scale()):
                 return
@@ -124,7 +125,7 @@ class Notifier:
                              dropped=True)
                 continue
             headers, body = notification.render(self.sandbox.now())
-            copies = faults.duplicate if attempt == 1 else 1
+            copies, first_send = (faults.duplicate if first_send else 1), False
             if self._send_copies(notification, headers, body, attempt, copies):
                 return
 
