@@ -27,7 +27,12 @@ def test_english_speakers_get_english_mail(app, mailbox):
     assert message["body"].startswith("Your Portal verification code is ")
 
 
-@pytest.mark.parametrize("setting, value", [("password", "wrong-password"), ("port", 1)])
+@pytest.mark.parametrize("setting, value", [
+    ("password", "wrong-password"),
+    ("port", 1),
+    ("ca_file", None),  # the relay's certificate is not trusted
+    ("starttls", False),  # the relay will not take a password in the clear
+])
 def test_a_relay_that_refuses_or_is_unreachable_raises_delivery_error(portal_config, sandbox, setting, value):
     from portal import create_app
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 import pytest
@@ -17,10 +18,15 @@ def _mail(to: str, subject: str, body: str) -> EmailMessage:
     return message
 
 
-def test_the_sink_takes_mail_from_a_logged_in_client_on_the_port_it_reports(sandbox, mailbox):
+def _starttls(smtp, settings):
+    smtp.starttls(context=ssl.create_default_context(cafile=settings["ca_file"]))
+
+
+def test_the_sink_takes_mail_over_tls_from_a_logged_in_client_on_the_port_it_reports(sandbox, mailbox):
     settings = sandbox.plugin_settings()["smtp"]
     assert settings["port"] == sandbox.smtp_port != 0
     with smtplib.SMTP(settings["host"], settings["port"], timeout=10) as smtp:
+        _starttls(smtp, settings)
         smtp.login(settings["username"], settings["password"])
         smtp.send_message(_mail("dora@example.com", "你好", "第一封"))
     received = mailbox.to("dora@example.com")[-1]
@@ -30,11 +36,19 @@ def test_the_sink_takes_mail_from_a_logged_in_client_on_the_port_it_reports(sand
 def test_the_sink_refuses_a_wrong_password_and_anonymous_mail(sandbox, mailbox):
     settings = sandbox.plugin_settings()["smtp"]
     with smtplib.SMTP(settings["host"], settings["port"], timeout=10) as smtp:
+        _starttls(smtp, settings)
         with pytest.raises(smtplib.SMTPAuthenticationError):
             smtp.login(settings["username"], "guess")
         with pytest.raises(smtplib.SMTPSenderRefused):
             smtp.send_message(_mail("eve@example.com", "spam", "spam"))
     assert mailbox.to("eve@example.com") == []
+
+
+def test_the_sink_wants_tls_before_a_password(sandbox):
+    settings = sandbox.plugin_settings()["smtp"]
+    with smtplib.SMTP(settings["host"], settings["port"], timeout=10) as smtp:
+        with pytest.raises(smtplib.SMTPException):
+            smtp.login(settings["username"], settings["password"])
 
 
 def test_the_messages_page_lists_email_and_sms_newest_first(app, sandbox):

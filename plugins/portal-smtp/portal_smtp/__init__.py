@@ -46,8 +46,10 @@ def compose(from_address: str, to: str, subject: str, body: str, locale: str) ->
 def send(settings: dict, message: EmailMessage) -> None:
     try:
         with smtplib.SMTP(settings["host"], int(settings["port"]), timeout=TIMEOUT_SECONDS) as smtp:
-            if _enabled(settings.get("starttls")):
-                smtp.starttls(context=ssl.create_default_context())
+            # TLS unless the operator turns it off (a relay on localhost).
+            if _enabled(settings.get("starttls", True)):
+                # ca_file: the CA of a relay with a private certificate; the system's CAs otherwise.
+                smtp.starttls(context=ssl.create_default_context(cafile=settings.get("ca_file") or None))
             if settings.get("username"):
                 smtp.login(settings["username"], settings.get("password") or "")
             smtp.send_message(message)

@@ -3,11 +3,24 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ipaddress
+import logging
 import secrets
+import shutil
+import ssl
+import tempfile
+from datetime import timedelta
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from flask import Blueprint, current_app, render_template
+
+from portal.timeutil import utcnow
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
 
@@ -25,14 +38,6 @@ def record_message(sandbox, channel: str, to: str, subject: str, body: str, **ex
 class _SinkHandler:
     def __init__(self, sandbox):
         self.sandbox = sandbox
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        # A relay only takes mail from users who logged in.
-        if not session.authenticated:
-            return "530 5.7.0 Authentication required"
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
@@ -70,29 +75,68 @@ class _SinkController(Controller):
         super()._trigger_server()
 
 
+class _QuietLoginData(logging.Filter):
+    # aiosmtpd warns about its own deprecated attribute on every successful login.
+    def filter(self, record):
+        return "login_data is deprecated" not in record.getMessage()
+
+
+def _self_signed_certificate(host: str, directory: Path) -> tuple[Path, Path]:
+    """A certificate for ``host`` (an IP address), which is also the CA the plugin is told to trust."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Portal sandbox SMTP")])
+    now = utcnow()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
 def setup(sandbox) -> None:
     sandbox.state.setdefault("mail", {"messages": [], "smtp_password": secrets.token_urlsafe(16)})
 
 
 def start(sandbox) -> None:
+    state = sandbox.state["mail"]
+    state["tls_dir"] = Path(tempfile.mkdtemp(prefix="portal-sandbox-smtp-"))
+    cert_file, key_file = _self_signed_certificate(sandbox.host, state["tls_dir"])
+    state["ca_file"] = str(cert_file)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert_file, key_file)
+    logging.getLogger("mail.log").addFilter(_QuietLoginData())
+    # Like a real submission relay: STARTTLS first, then AUTH, then mail.
     controller = _SinkController(
         _SinkHandler(sandbox),
         hostname=sandbox.host,
         port=sandbox.smtp_port,
-        authenticator=_Authenticator(sandbox.state["mail"]["smtp_password"]),
-        # The sink runs on loopback without a certificate, so AUTH is offered in the clear (a real
-        # relay would insist on TLS); handle_MAIL turns away clients that did not log in.
-        auth_require_tls=False,
+        tls_context=tls,
+        require_starttls=True,
+        authenticator=_Authenticator(state["smtp_password"]),
+        auth_required=True,
     )
     controller.start()
     sandbox.smtp_port = controller.port
-    sandbox.state["mail"]["controller"] = controller
+    state["controller"] = controller
 
 
 def stop(sandbox) -> None:
-    controller = sandbox.state["mail"].pop("controller", None)
+    state = sandbox.state["mail"]
+    controller = state.pop("controller", None)
     if controller is not None:
         controller.stop()
+    if state.get("tls_dir"):
+        shutil.rmtree(state.pop("tls_dir"), ignore_errors=True)
 
 
 def plugin_settings(sandbox) -> dict:
@@ -103,7 +147,8 @@ def plugin_settings(sandbox) -> dict:
             "username": SMTP_USERNAME,
             "password": sandbox.state["mail"]["smtp_password"],
             "from_address": "Portal <no-reply@portal.example>",
-            "starttls": False,
+            "starttls": True,
+            "ca_file": sandbox.state["mail"].get("ca_file"),
         }
     }
 
