@@ -33,8 +33,7 @@ def _end_session() -> None:
 
 
 def _home() -> str:
-    # "/" sends a signed-in user on to the user center.
-    return url_for("index")
+    return url_for("users.profile")
 
 
 def _local_or_home(target: str | None) -> str:
@@ -48,7 +47,7 @@ def _register_index(state) -> None:
 
 def index():
     if current_user.is_authenticated:
-        return redirect(url_for("users.profile"))
+        return redirect(_home())
     return redirect(url_for("auth.sign_in"))
 
 

@@ -45,7 +45,7 @@ def test_the_page_is_in_chinese_first(client):
 @pytest.mark.parametrize("login", ["alice", "ALICE", " alice ", "alice@example.com", "Alice@Example.com"])
 def test_sign_in_with_username_or_verified_email(client, alice, login):
     response = sign_in(client, login)
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/user/profile"
     assert is_signed_in(client)
 
 
@@ -143,7 +143,7 @@ def test_next_redirects_only_to_local_paths(client, alice):
 )
 def test_next_to_another_site_is_ignored(client, alice, target):
     response = sign_in(client, "alice", next=target)
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/user/profile"
 
 
 def test_sign_in_rotates_the_session(app, client, alice):

@@ -30,7 +30,7 @@ def test_sign_up_page_explains_the_username_alphabet(client):
 
 def test_sign_up_creates_the_user_and_signs_them_in(app, client):
     response = sign_up(client)
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/user/profile"
     assert client.get("/auth/sign-in").status_code == 302
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.username == "alice"))
