@@ -48,7 +48,9 @@ class ProviderBrowser:
 
     def start(self, provider: str, purpose: str = "link") -> str:
         """Press "Link" (or a "Sign in with" button); returns the provider's authorize URL."""
-        page = "/identities/" if purpose == "link" else "/auth/sign-in"
+        # The CSRF token comes from the page the button is on (the sign-in page only when signed out).
+        signed_out = self.client.get("/auth/sign-in").status_code == 200
+        page = "/auth/sign-in" if purpose != "link" and signed_out else "/identities/"
         response = self.client.submit(f"/identities/{provider}/{purpose}", page=page)
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return response.headers["Location"]
