@@ -14,10 +14,10 @@ def yuan(fen) -> str:
     return f"{sign}¥{whole:,}.{cents:02d}"
 
 
-def account_kind(account) -> str:
+def account_kind_label(account) -> str:
     return _("Personal account") if account.is_personal else _("Organization account")
 
 
-def account_name(account) -> str:
+def account_handle(account) -> str:
     """The username for a personal account, the slug for an organization's."""
     return account.user.username if account.is_personal else account.org.slug

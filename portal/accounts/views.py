@@ -13,7 +13,7 @@ from portal.accounts.access import (
     member_role,
     set_current_account,
 )
-from portal.accounts.formatting import account_kind, account_name, yuan
+from portal.accounts.formatting import account_handle, account_kind_label, yuan
 from portal.accounts.forms import PlanForm
 from portal.accounts.plans import PlanError
 from portal.accounts.services import accounts_of
@@ -23,8 +23,8 @@ from portal.i18n import localized
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 bp.add_app_template_filter(yuan, "yuan")
-bp.add_app_template_global(account_kind, "account_kind")
-bp.add_app_template_global(account_name, "account_name")
+bp.add_app_template_global(account_kind_label, "account_kind_label")
+bp.add_app_template_global(account_handle, "account_handle")
 
 
 @bp.record_once
@@ -53,7 +53,7 @@ def switch():
         abort(404)
     account = account_or_404(int(account_id))
     set_current_account(account)
-    flash(_("Now acting as %(kind)s %(name)s.", kind=account_kind(account), name=account_name(account)), "info")
+    flash(_("Now acting as %(kind)s %(name)s.", kind=account_kind_label(account), name=account_handle(account)), "info")
     target = request.form.get("next")
     return redirect(target if is_local_path(target) else url_for("accounts.info"))
 

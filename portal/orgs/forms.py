@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from portal.i18n import lazy_gettext as _l
 
@@ -26,7 +27,8 @@ class CreateOrgForm(ServiceErrorsMixin, FlaskForm):
 
 
 def role_choices():
-    return [("member", _l("Member")), ("admin", _l("Admin")), ("owner", _l("Owner"))]
+    return [SelectChoice("member", _l("Member")), SelectChoice("admin", _l("Admin")),
+            SelectChoice("owner", _l("Owner"))]
 
 
 class InviteForm(ServiceErrorsMixin, FlaskForm):
