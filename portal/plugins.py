@@ -71,7 +71,9 @@ def missing_settings(name: str, required, config) -> list[str]:
     return [key for key in required if settings.get(key) in (None, "")]
 
 
-def create_plugin_manager(config, strict: bool = True, load_errors: dict | None = None) -> pluggy.PluginManager:
+def create_plugin_manager(
+    config, strict: bool = True, load_errors: dict | None = None
+) -> pluggy.PluginManager:
     """Build a manager: load the enabled plugins and check each one's required settings.
 
     ``strict=False`` skips the settings check and, when ``load_errors`` is given, records plugins
@@ -138,6 +140,7 @@ def list_plugins(config) -> list[PluginInfo]:
     for ep in _installed_entry_points():
         version = ep.dist.version if ep.dist else "?"
         enabled = _is_enabled(ep.name, config)
-        missing = missing_settings(ep.name, required.get(ep.name, ()), config) if pm.has_plugin(ep.name) else []
+        loaded = pm.has_plugin(ep.name)
+        missing = missing_settings(ep.name, required.get(ep.name, ()), config) if loaded else []
         infos.append(PluginInfo(ep.name, version, enabled, missing, load_errors.get(ep.name)))
     return infos

@@ -33,8 +33,9 @@ def test_the_hookspecs_module_defines_hooks():
 @pytest.mark.parametrize("name", sorted(HOOKS))
 def test_hook_is_documented_with_its_exact_signature(name):
     headings = re.findall(r"^## (portal_\w+\(.*\))\s*$", DOCS, flags=re.MULTILINE)
+    found = [heading for heading in headings if heading.startswith(name + "(")]
     assert f"## {HOOKS[name]}" in DOCS.splitlines(), (
-        f"docs/plugins.md needs a section '## {HOOKS[name]}' (found: {[h for h in headings if h.startswith(name + '(')]})"
+        f"docs/plugins.md needs a section '## {HOOKS[name]}' (found: {found})"
     )
 
 

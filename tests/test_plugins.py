@@ -22,7 +22,9 @@ def install(tmp_path, monkeypatch):
         (site / f"{module}.dist-info" / "METADATA").write_text(
             f"Metadata-Version: 2.1\nName: portal-test-{name}\nVersion: {version}\n"
         )
-        (site / f"{module}.dist-info" / "entry_points.txt").write_text(f"[portal.plugins]\n{name} = {module}\n")
+        (site / f"{module}.dist-info" / "entry_points.txt").write_text(
+            f"[portal.plugins]\n{name} = {module}\n"
+        )
         (site / f"{module}.py").write_text(textwrap.dedent(source))
         monkeypatch.syspath_prepend(str(site))
         monkeypatch.delitem(sys.modules, module, raising=False)
@@ -40,7 +42,8 @@ PROBE = """
 
     @bp.get("/")
     def page():
-        return render_template_string("{{ greeting }} {{ 'key' | shout }}", greeting=plugin_config("probe")["greeting"])
+        greeting = plugin_config("probe")["greeting"]
+        return render_template_string("{{ greeting }} {{ 'key' | shout }}", greeting=greeting)
 
     @hookimpl
     def portal_required_config():
@@ -154,7 +157,9 @@ def _rows(output: str) -> dict[str, list[str]]:
     return {line.split()[0]: line.split(None, 3)[1:] for line in lines[1:]}
 
 
-def test_the_plugins_command_lists_name_version_enabled_and_missing_settings(runner, install, cli_env, monkeypatch):
+def test_the_plugins_command_lists_name_version_enabled_and_missing_settings(
+    runner, install, cli_env, monkeypatch
+):
     install("probe", PROBE, version="1.2.3")
     monkeypatch.setenv("PORTAL_PLUGINS_DISABLED", '["aliyun_sms"]')
     result = runner.invoke(args=["portal", "plugins"])

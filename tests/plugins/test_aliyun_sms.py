@@ -62,7 +62,9 @@ SEND = {"Action": "SendSms", "PhoneNumbers": "13800138000", "SignName": "Portal"
     ({}, {"TemplateCode": "SMS_0"}, "isv.SMS_TEMPLATE_ILLEGAL"),
     ({}, {"TemplateParam": "{}"}, "isv.TEMPLATE_MISSING_PARAMETERS"),
 ])
-def test_aliyun_refusals_become_delivery_errors_naming_the_code(sandbox, settings_change, params_change, error):
+def test_aliyun_refusals_become_delivery_errors_naming_the_code(
+    sandbox, settings_change, params_change, error
+):
     with pytest.raises(DeliveryError, match=error.replace(".", r"\.")) as raised:
         call(_settings(sandbox, **settings_change), dict(SEND, **params_change))
     assert "123456" not in str(raised.value)

@@ -93,5 +93,7 @@ def call(settings: dict, params: dict) -> dict:
         # Only the error code: Aliyun's messages may quote the request, and with it the code.
         code = answer.get("Code") if isinstance(answer, dict) else None
         request_id = answer.get("RequestId") if isinstance(answer, dict) else None
-        raise DeliveryError(f"Aliyun SMS refused the message: {code or response.status_code} (RequestId {request_id})")
+        raise DeliveryError(
+            f"Aliyun SMS refused the message: {code or response.status_code} (RequestId {request_id})"
+        )
     return answer

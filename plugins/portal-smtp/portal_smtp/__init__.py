@@ -55,7 +55,8 @@ def send(settings: dict, message: EmailMessage) -> None:
             smtp.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
         # The message holds a code: name the failure, never the message.
-        raise DeliveryError(f"SMTP delivery to {settings['host']}:{settings['port']} failed: {_reason(exc)}") from None
+        relay = f"{settings['host']}:{settings['port']}"
+        raise DeliveryError(f"SMTP delivery to {relay} failed: {_reason(exc)}") from None
 
 
 def _enabled(value) -> bool:

@@ -93,14 +93,17 @@ def _business_error(code: str, message: str):
 def rpc():
     sandbox = current_app.extensions["sandbox"]
     state = sandbox.state["sms"]
-    params = request.args.to_dict() if request.method == "GET" else {**request.args.to_dict(), **request.form.to_dict()}
+    params = request.args.to_dict()
+    if request.method == "POST":
+        params.update(request.form.to_dict())
 
     missing = [name for name in COMMON_PARAMETERS if not params.get(name)]
     if missing:
         return _error(400, "MissingParameter", f"The input parameter \"{missing[0]}\" that is mandatory "
                                                "for processing this request is not supplied.")
     if params["Action"] != "SendSms":
-        return _error(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
+        return _error(404, "InvalidAction.NotFound",
+                      "Specified api is not found, please check your url and method.")
     secret = state["access_keys"].get(params["AccessKeyId"])
     if secret is None:
         return _error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
@@ -109,13 +112,14 @@ def rpc():
     try:
         sent_at = datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
-        return _error(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+        return _error(400, "InvalidTimeStamp.Format",
+                      "Specified time stamp or date value is not well formatted.")
     if abs(sandbox.now() - sent_at) > TIMESTAMP_TOLERANCE:
         return _error(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
     text = string_to_sign(request.method, params)
     if not hmac.compare_digest(signature(secret, text), params["Signature"]):
-        return _error(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
-                                                    f"server string to sign is:{text}")
+        return _error(400, "SignatureDoesNotMatch", "Specified signature is not matched with our "
+                                                    f"calculation. server string to sign is:{text}")
     with sandbox.lock:
         if params["SignatureNonce"] in state["nonces"]:
             return _error(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
