@@ -1,0 +1,63 @@
+"""A third party adds a provider without touching the core: a separate distribution with a
+``portal.plugins`` entry point (tests/fixtures/example-provider), installed with pip, passes the same
+contract as the bundled providers. Its forge speaks GitHub's protocol, so the sandbox's GitHub
+stands in for it."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portal.testing.contract import ProviderContract
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example-provider"
+
+
+@pytest.fixture(scope="session")
+def example_provider_site(tmp_path_factory):
+    """pip-installs the example distribution into a directory of its own (not the shared venv)."""
+    source = tmp_path_factory.mktemp("src") / "example-provider"
+    shutil.copytree(FIXTURE, source)
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True,
+    )
+    return target
+
+
+@pytest.fixture
+def installed_example_provider(example_provider_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(example_provider_site))
+    yield
+    sys.modules.pop("example_provider", None)
+
+
+class TestExampleForgeContract(ProviderContract):
+    provider = "example_forge"
+
+    def provider_settings(self, sandbox):
+        github = sandbox.plugin_settings()["github"]
+        return {"client_id": github["client_id"], "client_secret": github["client_secret"],
+                "base_url": github["web_url"], "api_url": github["api_url"]}
+
+    @pytest.fixture
+    def portal_config(self, installed_example_provider, portal_config, sandbox):
+        return {**portal_config, "PLUGINS_ENABLED": [self.provider],
+                "PLUGINS": {self.provider: self.provider_settings(sandbox)}}
+
+
+def test_the_example_provider_is_found_through_its_entry_point(installed_example_provider):
+    from portal.plugins import list_plugins
+
+    infos = {info.name: info for info in list_plugins({"PLUGINS_ENABLED": ["example_forge"], "PLUGINS": {}})}
+    assert infos["example_forge"].enabled
+    assert infos["example_forge"].missing_config == ["client_id", "client_secret"]
+
+
+def test_the_example_provider_imports_only_the_public_contract():
+    source = (FIXTURE / "example_provider" / "__init__.py").read_text()
+    imports = {line.split()[1] for line in source.splitlines() if line.startswith(("from ", "import "))}
+    assert imports == {"portal.identities.providers", "portal.plugins"}
