@@ -28,6 +28,10 @@ class DefaultConfig:
 
     # Sessions (security-baseline: absolute lifetime <= 12 h, remember cookie <= 30 d).
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # None: Secure everywhere but in development (Flask's own default, False, would leak the
+    # cookie over plain HTTP).
+    SESSION_COOKIE_SECURE = None
+    REMEMBER_COOKIE_SECURE = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = timedelta(days=14)
@@ -74,8 +78,10 @@ def finalize(config) -> None:
     elif config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY and not development:
         raise RuntimeError("SECRET_KEY is the development default: set a random PORTAL_SECRET_KEY.")
 
-    config.setdefault("SESSION_COOKIE_SECURE", not development)
-    config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = not development
+    if config.get("REMEMBER_COOKIE_SECURE") is None:
+        config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     if "SESSION_COOKIE_NAME" not in config or config["SESSION_COOKIE_NAME"] == "session":
         # The __Host- prefix pins the cookie to this host and path, but browsers accept it only on
         # Secure cookies.

@@ -1,0 +1,66 @@
+"""The app factory: where settings come from, and what it refuses to start with."""
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.config import DEVELOPMENT_SECRET_KEY
+
+SECRET = "s" * 64
+
+
+def make(tmp_path, **config):
+    settings = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "PLUGINS_ENABLED": [], **config}
+    return create_app(settings, instance_path=str(tmp_path / "instance"))
+
+
+def test_defaults_then_instance_file_then_environment_then_argument(tmp_path, monkeypatch):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "portal.cfg").write_text('SITE_NAME = "From file"\nSECRET_KEY = "%s"\n' % SECRET)
+    app = make(tmp_path)
+    assert app.config["SITE_NAME"] == "From file" and app.config["SECRET_KEY"] == SECRET
+    monkeypatch.setenv("PORTAL_SITE_NAME", "From env")
+    monkeypatch.setenv("PORTAL_PASSWORD_ARGON2_TIME_COST", "3")
+    app = make(tmp_path)
+    assert app.config["SITE_NAME"] == "From env"
+    assert app.config["PASSWORD_ARGON2_TIME_COST"] == 3
+    assert make(tmp_path, SITE_NAME="From argument").config["SITE_NAME"] == "From argument"
+
+
+def test_production_refuses_a_missing_secret_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        make(tmp_path)
+
+
+def test_production_refuses_the_development_secret_key(tmp_path):
+    with pytest.raises(RuntimeError, match="development default"):
+        make(tmp_path, SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+
+
+def test_anything_but_development_counts_as_production(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError):
+        make(tmp_path, ENVIRONMENT="staging")
+
+
+def test_development_runs_without_a_secret_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    app = make(tmp_path, ENVIRONMENT="development")
+    assert app.config["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_argon2_defaults_meet_the_owasp_minimum(tmp_path):
+    config = make(tmp_path, SECRET_KEY=SECRET).config
+    assert config["PASSWORD_ARGON2_MEMORY_KIB"] >= 19456
+    assert config["PASSWORD_ARGON2_TIME_COST"] >= 2
+    assert config["PASSWORD_ARGON2_PARALLELISM"] >= 1
+
+
+def test_every_room_has_its_blueprint(tmp_path):
+    app = make(tmp_path, SECRET_KEY=SECRET)
+    for room in ("auth", "users", "accounts", "orgs", "identities", "billing"):
+        assert room in app.blueprints
+    assert "index" in app.view_functions
