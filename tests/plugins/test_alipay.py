@@ -135,9 +135,9 @@ def test_large_amounts_convert_exactly(channel, sandbox, sink):
     assert channel.parse_notification({}, b"", form).amount_fen == 9999999999
 
 
-def test_query_is_pending_until_paid_even_before_the_scan(channel, sandbox, sink):
+def test_query_finds_no_trade_before_the_scan_then_pending_until_paid(channel, sandbox, sink):
     request, _ = charge(channel, sink)
-    assert channel.query(request.out_trade_no).state == "pending"  # ACQ.TRADE_NOT_EXIST until scanned
+    assert channel.query(request.out_trade_no).state == "not_found"  # ACQ.TRADE_NOT_EXIST until scanned
     control(sandbox, "scan", out_trade_no=request.out_trade_no)
     assert channel.query(request.out_trade_no).state == "pending"
     paid = control(sandbox, "pay", out_trade_no=request.out_trade_no)
@@ -148,6 +148,7 @@ def test_query_is_pending_until_paid_even_before_the_scan(channel, sandbox, sink
 def test_close_before_and_after_the_scan(channel, sandbox, sink):
     unscanned, _ = charge(channel, sink)
     channel.close(unscanned.out_trade_no)  # nothing to close yet, and the QR code stops working
+    assert channel.query(unscanned.out_trade_no).state == "not_found"  # so the core can expire it
     response = requests.post(f"{sandbox.url}{CONTROL}/pay", json={"out_trade_no": unscanned.out_trade_no}, timeout=10)
     assert response.status_code == 400
     scanned, _ = charge(channel, sink)

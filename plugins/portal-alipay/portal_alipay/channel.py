@@ -115,7 +115,9 @@ class AlipayChannel:
     def query(self, out_trade_no: str) -> PaymentStatus:
         answer = self._call(self.client.api_alipay_trade_query, out_trade_no=out_trade_no)
         if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
-            return PaymentStatus("pending")  # precreated trades exist only once scanned
+            # A precreated trade exists only once the buyer scans: until then nothing can have been
+            # paid, and after close() (or time_expire) the QR code can no longer be paid either.
+            return PaymentStatus("not_found")
         if answer.get("code") != "10000":
             raise self._refused(answer)
         state = STATES.get(answer.get("trade_status"))
