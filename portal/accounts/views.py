@@ -61,13 +61,14 @@ def switch():
 @bp.route("/info", endpoint="info")
 def info_page():
     account = current_account()
+    role = member_role(account, current_user)
     return render_template(
         "accounts/info.html",
         account=account,
-        role=member_role(account, current_user),
+        role=role,
         plan=plans.plan(account.plan_key),
         quota_rows=quotas.quota_table(account),
-        can_manage=can_manage(account, current_user),
+        can_manage=role in ("owner", "admin"),
         recharge_available="billing.recharge" in current_app.view_functions,
     )
 
