@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from portal.sandbox.providers.wechat import avatar_svg, qr_svg, with_query
+from portal.sandbox.providers._oauth import avatar_svg, sandbox as _sandbox, with_query
+from portal.sandbox.providers.wechat import qr_svg
 
 APPID = "101987654"
 CODE_LIFETIME = timedelta(minutes=10)
@@ -66,10 +67,6 @@ def persona(key: str) -> Persona:
     return next(p for p in PERSONAS if p.key == key)
 
 
-def _sandbox():
-    return current_app.extensions["sandbox"]
-
-
 def _state() -> dict:
     return _sandbox().state["qq"]
 
@@ -119,7 +116,7 @@ def confirm():
         abort(400)
     if form.get("decision") != "approve":
         # [policy] A cancelled login comes back without a code.
-        return redirect(with_query(redirect_uri, {"usercancel": "1", "state": form.get("state", "")}))
+        return redirect(with_query(redirect_uri, usercancel="1", state=form.get("state", "")))
     code = secrets.token_hex(16).upper()
     with _sandbox().lock:
         _state()["codes"][code] = {
@@ -129,7 +126,7 @@ def confirm():
             "expires": _sandbox().now() + CODE_LIFETIME,
             "used": False,
         }
-    return redirect(with_query(redirect_uri, {"code": code, "state": form.get("state", "")}))
+    return redirect(with_query(redirect_uri, code=code, state=form.get("state", "")))
 
 
 # -- token, me, get_user_info ----------------------------------------------------------------------
@@ -246,4 +243,4 @@ def avatar(key, size):
     chosen = next((p for p in PERSONAS if p.key == key), None)
     if chosen is None:
         abort(404)
-    return avatar_svg(chosen.nickname[0], "#12b7f5", size)
+    return Response(avatar_svg(chosen.nickname), content_type="image/svg+xml; charset=utf-8")

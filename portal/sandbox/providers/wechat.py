@@ -13,12 +13,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 from markupsafe import Markup
+
+from portal.sandbox.providers._oauth import avatar_svg, sandbox as _sandbox, with_query
 
 APPID = "wx8d2c5a1f0e3b4c67"
 CODE_LIFETIME = timedelta(minutes=10)
@@ -80,10 +81,6 @@ def qr_svg(text: str) -> Markup:
     return Markup(image.to_string(encoding="unicode"))
 
 
-def _sandbox():
-    return current_app.extensions["sandbox"]
-
-
 def _state() -> dict:
     return _sandbox().state["wechat"]
 
@@ -95,12 +92,6 @@ def _json(payload: dict) -> Response:
 
 def _error(errcode: int, errmsg: str) -> Response:
     return _json({"errcode": errcode, "errmsg": f"{errmsg}, rid: {uuid.uuid4().hex[:24]}"})
-
-
-def with_query(url: str, params: dict) -> str:
-    parts = urlsplit(url)
-    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
-    return urlunsplit(parts._replace(query=query))
 
 
 # -- open.weixin.qq.com: the QR page ---------------------------------------------------------------
@@ -150,7 +141,7 @@ def confirm():
         params["code"] = code
     # A denial comes back with the state alone: no code and no error parameter.
     params["state"] = form.get("state", "")
-    return redirect(with_query(redirect_uri, params))
+    return redirect(with_query(redirect_uri, **params))
 
 
 # -- api.weixin.qq.com: token, refresh, userinfo, auth ---------------------------------------------
@@ -271,14 +262,4 @@ def avatar(key, size):
     chosen = next((p for p in PERSONAS if p.key == key), None)
     if chosen is None:
         abort(404)
-    return avatar_svg(chosen.nickname[0], "#07c160", size)
-
-
-def avatar_svg(letter: str, colour: str, size: int) -> Response:
-    size = max(1, min(size, 640))
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 2 2">'
-        f'<rect width="2" height="2" fill="{colour}"/><text x="1" y="1.35" font-size="1" fill="#fff" '
-        f'text-anchor="middle">{letter}</text></svg>'
-    )
-    return Response(svg, content_type="image/svg+xml; charset=utf-8")
+    return Response(avatar_svg(chosen.nickname), content_type="image/svg+xml; charset=utf-8")
