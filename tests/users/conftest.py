@@ -18,6 +18,20 @@ def portal_config(portal_config):
 
 
 @pytest.fixture
+def app(app):
+    """Clients read the pages in English, so assertions read like the source strings; one test
+    checks the Chinese pages."""
+
+    class EnglishClient(app.test_client_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+    app.test_client_class = EnglishClient
+    return app
+
+
+@pytest.fixture
 def me(app, users):
     """A signed-in user ("alice", verified email alice@example.com) and their client."""
     client, user_id = users.signed_in_client("alice")

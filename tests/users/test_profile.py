@@ -102,3 +102,17 @@ def test_profile_post_without_csrf_is_refused(me, load):
     response = me.post("/user/profile", data={"username": "mallory", "avatar_url": ""})
     assert response.status_code == 400
     assert load(User, me.user_id).username == "alice"
+
+
+def test_pages_are_in_chinese_by_default(app, users):
+    from portal.testing.client import PortalClient
+
+    users.create("alice")
+    client = PortalClient(app, app.response_class, use_cookies=True)
+    users.sign_in(client, "alice")
+    html = client.get("/user/profile").get_data(as_text=True)
+    assert "用户 ID" in html and "注册时间" in html and "头像直链" in html
+    response = client.submit("/user/profile", {"username": "alice", "avatar_url": "http://x.test/a.png"})
+    assert "头像直链必须以 https:// 开头。" in page_errors(response)
+    assert "未绑定" in html
+    assert "联系客服" not in client.get("/user/phone").get_data(as_text=True)
