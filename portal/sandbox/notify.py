@@ -8,6 +8,7 @@ was sent, what came back) for tests and people to read.
 ``NotificationSink`` is a tiny HTTP receiver that records what it gets, for tests that exercise a
 channel plugin without a portal behind the notify URL.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -22,8 +23,23 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 # Seconds between attempts, after the first send.
-WECHATPAY_RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800,
-                            21600, 21600)
+WECHATPAY_RETRY_SCHEDULE = (
+    15,
+    15,
+    30,
+    180,
+    600,
+    1200,
+    1800,
+    1800,
+    1800,
+    3600,
+    10800,
+    10800,
+    10800,
+    21600,
+    21600,
+)
 ALIPAY_RETRY_SCHEDULE = (240, 600, 600, 3600, 7200, 21600, 54000)
 # Both providers give up on a receiver that does not answer within a few seconds.
 SEND_TIMEOUT_SECONDS = 5
@@ -109,8 +125,14 @@ class Notifier:
 
     def resend(self, entry: dict) -> dict:
         """Send a logged notification again, byte for byte (a replay), once."""
-        return self._send(entry["out_trade_no"], entry["url"], entry["headers"], entry["body"].encode(),
-                          attempt=entry["attempt"], faults=["replay"])
+        return self._send(
+            entry["out_trade_no"],
+            entry["url"],
+            entry["headers"],
+            entry["body"].encode(),
+            attempt=entry["attempt"],
+            faults=["replay"],
+        )
 
     def _run(self, notification: Notification) -> None:
         faults = notification.faults
@@ -121,8 +143,9 @@ class Notifier:
             if wait and self._stopping.wait(wait * self.time_scale()):
                 return
             if faults.drop == -1 or attempt <= faults.drop:
-                self._record(notification.out_trade_no, notification.url, {}, b"", attempt, ["drop"],
-                             dropped=True)
+                self._record(
+                    notification.out_trade_no, notification.url, {}, b"", attempt, ["drop"], dropped=True
+                )
                 continue
             headers, body = notification.render(self.sandbox.now())
             copies, first_send = (faults.duplicate if first_send else 1), False
@@ -131,15 +154,29 @@ class Notifier:
 
     def _send_copies(self, notification, headers, body, attempt, copies) -> bool:
         if copies == 1:
-            return self._send(notification.out_trade_no, notification.url, headers, body, attempt,
-                              notification.faults.active())["accepted"]
+            return self._send(
+                notification.out_trade_no,
+                notification.url,
+                headers,
+                body,
+                attempt,
+                notification.faults.active(),
+            )["accepted"]
         start = threading.Barrier(copies)
         results = []
 
         def send_one():
             start.wait()
-            results.append(self._send(notification.out_trade_no, notification.url, headers, body, attempt,
-                                      notification.faults.active())["accepted"])
+            results.append(
+                self._send(
+                    notification.out_trade_no,
+                    notification.url,
+                    headers,
+                    body,
+                    attempt,
+                    notification.faults.active(),
+                )["accepted"]
+            )
 
         threads = [threading.Thread(target=send_one, daemon=True) for _ in range(copies)]
         for thread in threads:
@@ -151,17 +188,40 @@ class Notifier:
     def _send(self, out_trade_no, url, headers, body: bytes, attempt, faults) -> dict:
         status, answer, error = None, b"", None
         try:
-            response = requests.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS,
-                                     allow_redirects=False)
+            response = requests.post(
+                url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS, allow_redirects=False
+            )
             status, answer = response.status_code, response.content
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
         accepted = status is not None and self.accepted(status, answer)
-        return self._record(out_trade_no, url, headers, body, attempt, faults, status=status,
-                            answer=answer, error=error, accepted=accepted)
+        return self._record(
+            out_trade_no,
+            url,
+            headers,
+            body,
+            attempt,
+            faults,
+            status=status,
+            answer=answer,
+            error=error,
+            accepted=accepted,
+        )
 
-    def _record(self, out_trade_no, url, headers, body, attempt, faults, status=None, answer=b"",
-                error=None, accepted=False, dropped=False) -> dict:
+    def _record(
+        self,
+        out_trade_no,
+        url,
+        headers,
+        body,
+        attempt,
+        faults,
+        status=None,
+        answer=b"",
+        error=None,
+        accepted=False,
+        dropped=False,
+    ) -> dict:
         entry = {
             "id": next(self._ids),
             "out_trade_no": out_trade_no,
@@ -197,8 +257,9 @@ class NotificationSink:
     @Request.application
     def _app(self, request: Request) -> Response:
         with self._lock:
-            self.received.append({"headers": dict(request.headers), "body": request.get_data(),
-                                  "form": request.form.to_dict()})
+            self.received.append(
+                {"headers": dict(request.headers), "body": request.get_data(), "form": request.form.to_dict()}
+            )
             return Response(self.body, status=self.status, content_type=self.content_type)
 
     def answer(self, status: int, body: bytes = b"") -> None:

@@ -1,4 +1,5 @@
 """The Alipay channel plugin against the sandbox, over real HTTP."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -36,8 +37,13 @@ def sink(sandbox):
 
 
 def charge(channel, sink, out_trade_no=None, amount_fen=1234):
-    request = ChargeRequest(out_trade_no or "AP" + secrets.token_hex(12), amount_fen, "账户充值", sink.url,
-                            utcnow() + timedelta(hours=2))
+    request = ChargeRequest(
+        out_trade_no or "AP" + secrets.token_hex(12),
+        amount_fen,
+        "账户充值",
+        sink.url,
+        utcnow() + timedelta(hours=2),
+    )
     return request, channel.create_charge(request)
 
 
@@ -122,7 +128,9 @@ def test_altered_or_foreign_notifications_are_rejected(channel, sandbox, sink):
             channel.parse_notification({}, b"", case)
 
 
-@pytest.mark.parametrize("amount", ["12.3", "12.345", "1e3", "-12.34", "NaN", "１２.34", "1_000.00", "", "012.34"])
+@pytest.mark.parametrize(
+    "amount", ["12.3", "12.345", "1e3", "-12.34", "NaN", "１２.34", "1_000.00", "", "012.34"]
+)
 def test_amounts_must_be_yuan_with_exactly_two_decimals(channel, sandbox, sink, amount):
     _, received = paid_notification(sandbox, channel, sink)
     with pytest.raises(NotificationError):
@@ -149,7 +157,9 @@ def test_close_before_and_after_the_scan(channel, sandbox, sink):
     unscanned, _ = charge(channel, sink)
     channel.close(unscanned.out_trade_no)  # nothing to close yet, and the QR code stops working
     assert channel.query(unscanned.out_trade_no).state == "not_found"  # so the core can expire it
-    response = requests.post(f"{sandbox.url}{CONTROL}/pay", json={"out_trade_no": unscanned.out_trade_no}, timeout=10)
+    response = requests.post(
+        f"{sandbox.url}{CONTROL}/pay", json={"out_trade_no": unscanned.out_trade_no}, timeout=10
+    )
     assert response.status_code == 400
     scanned, _ = charge(channel, sink)
     control(sandbox, "scan", out_trade_no=scanned.out_trade_no)
@@ -179,5 +189,7 @@ def test_transient_failures_raise_channel_errors(channel, sandbox, sink):
 def test_required_settings_are_declared(app):
     from portal.plugins import plugin_manager
 
-    impls = {i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()}
+    impls = {
+        i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
+    }
     assert {"app_id", "seller_id", "app_private_key", "alipay_public_key"} <= set(impls["alipay"])

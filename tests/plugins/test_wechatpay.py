@@ -1,4 +1,5 @@
 """The WeChat Pay channel plugin against the sandbox, over real HTTP."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -40,8 +41,9 @@ def new_order_number() -> str:
 
 
 def charge(channel, sink, out_trade_no=None, amount_fen=1234, expires_in=timedelta(hours=2)):
-    request = ChargeRequest(out_trade_no or new_order_number(), amount_fen, "账户充值 ¥12.34", sink.url,
-                            utcnow() + expires_in)
+    request = ChargeRequest(
+        out_trade_no or new_order_number(), amount_fen, "账户充值 ¥12.34", sink.url, utcnow() + expires_in
+    )
     return request, channel.create_charge(request)
 
 
@@ -191,5 +193,7 @@ def test_transient_failures_raise_channel_errors(channel, sandbox, sink):
 def test_required_settings_are_declared(app):
     from portal.plugins import plugin_manager
 
-    impls = {i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()}
+    impls = {
+        i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
+    }
     assert {"mchid", "appid", "private_key", "apiv3_key", "platform_public_key"} <= set(impls["wechatpay"])

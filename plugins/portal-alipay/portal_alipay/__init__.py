@@ -4,6 +4,7 @@ Settings (``PLUGINS["alipay"]``; secrets may be ``{"$env": "NAME"}``): ``app_id`
 merchant's 2088... partner id), ``app_private_key`` (PEM), ``alipay_public_key`` (PEM), and optionally
 ``gateway`` (default: the production gateway).
 """
+
 from portal.plugins import hookimpl, plugin_config
 
 from .channel import REQUIRED_SETTINGS, AlipayChannel

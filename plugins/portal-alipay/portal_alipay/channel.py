@@ -1,4 +1,5 @@
 """The Alipay channel: precreate (QR ``qr_code``), async notifications, query and close."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,15 @@ from urllib.parse import parse_qsl
 
 from alipay.exceptions import AliPayException, AliPayValidationError
 
-from portal.billing.channels import (Acknowledgement, Charge, ChannelError, ChargeRequest, NotificationError,
-                                     PaymentNotice, PaymentStatus)
+from portal.billing.channels import (
+    Acknowledgement,
+    ChannelError,
+    Charge,
+    ChargeRequest,
+    NotificationError,
+    PaymentNotice,
+    PaymentStatus,
+)
 
 from .client import CHINA, alipay_client
 
@@ -20,7 +28,12 @@ MAX_AGE_SECONDS = 300
 # Alipay writes amounts as yuan with exactly two decimals.
 YUAN = re.compile(r"(0|[1-9][0-9]{0,8})\.[0-9]{2}")
 PAID = ("TRADE_SUCCESS", "TRADE_FINISHED")
-STATES = {"WAIT_BUYER_PAY": "pending", "TRADE_CLOSED": "closed", "TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid"}
+STATES = {
+    "WAIT_BUYER_PAY": "pending",
+    "TRADE_CLOSED": "closed",
+    "TRADE_SUCCESS": "paid",
+    "TRADE_FINISHED": "paid",
+}
 
 
 def _fen(yuan: object) -> int:
@@ -70,14 +83,20 @@ class AlipayChannel:
     @staticmethod
     def _refused(answer: dict) -> ChannelError:
         code = answer.get("sub_code") or answer.get("code") or "UNKNOWN"
-        return ChannelError(f"Alipay refused ({code}): {answer.get('sub_msg') or answer.get('msg', '')}", code)
+        return ChannelError(
+            f"Alipay refused ({code}): {answer.get('sub_msg') or answer.get('msg', '')}", code
+        )
 
     def create_charge(self, request: ChargeRequest) -> Charge:
         expires = request.expires_at.replace(tzinfo=timezone.utc).astimezone(CHINA)
         answer = self._call(
-            self.client.api_alipay_trade_precreate, subject=request.description[:256],
-            out_trade_no=request.out_trade_no, total_amount=_yuan(request.amount_fen),
-            notify_url=request.notify_url, time_expire=expires.strftime("%Y-%m-%d %H:%M:%S"))
+            self.client.api_alipay_trade_precreate,
+            subject=request.description[:256],
+            out_trade_no=request.out_trade_no,
+            total_amount=_yuan(request.amount_fen),
+            notify_url=request.notify_url,
+            time_expire=expires.strftime("%Y-%m-%d %H:%M:%S"),
+        )
         if answer.get("code") != "10000" or not answer.get("qr_code"):
             raise self._refused(answer)
         return Charge(qr_payload=answer["qr_code"])
@@ -93,8 +112,13 @@ class AlipayChannel:
             raise NotificationError(f"verification failed: {type(exc).__name__}: {exc}") from exc
         if not verified:
             raise NotificationError("bad signature")
-        if fields.get("app_id") != self.settings["app_id"] or fields.get("seller_id") != self.settings["seller_id"]:
-            raise NotificationError(f"foreign app or seller: {fields.get('app_id')}/{fields.get('seller_id')}")
+        if (
+            fields.get("app_id") != self.settings["app_id"]
+            or fields.get("seller_id") != self.settings["seller_id"]
+        ):
+            raise NotificationError(
+                f"foreign app or seller: {fields.get('app_id')}/{fields.get('seller_id')}"
+            )
         if fields.get("trade_status") not in PAID:
             raise NotificationError(f"not a payment success: {fields.get('trade_status')}")
         try:
@@ -103,7 +127,8 @@ class AlipayChannel:
         except ValueError as exc:
             raise NotificationError(str(exc)) from exc
         if sent_at is None or abs(datetime.now(timezone.utc).replace(tzinfo=None) - sent_at) > timedelta(
-                seconds=MAX_AGE_SECONDS):
+            seconds=MAX_AGE_SECONDS
+        ):
             raise NotificationError(f"notify_time {fields.get('notify_time')!r} is too far from now (replay)")
         if amount <= 0 or not fields.get("out_trade_no") or not fields.get("trade_no"):
             raise NotificationError("missing out_trade_no, trade_no or amount")
@@ -126,14 +151,20 @@ class AlipayChannel:
         if state != "paid":
             return PaymentStatus(state)
         try:
-            return PaymentStatus("paid", answer.get("trade_no"), _fen(answer.get("total_amount")),
-                                 _utc(answer.get("send_pay_date")))
+            return PaymentStatus(
+                "paid",
+                answer.get("trade_no"),
+                _fen(answer.get("total_amount")),
+                _utc(answer.get("send_pay_date")),
+            )
         except ValueError as exc:
             raise ChannelError(str(exc), "BAD_RESPONSE") from exc
 
     def close(self, out_trade_no: str) -> None:
         answer = self._call(self.client.api_alipay_trade_close, out_trade_no=out_trade_no)
         # Never scanned (its QR code is now void) or already paid: the caller's re-query tells.
-        if answer.get("code") != "10000" and answer.get("sub_code") not in ("ACQ.TRADE_NOT_EXIST",
-                                                                             "ACQ.TRADE_STATUS_ERROR"):
+        if answer.get("code") != "10000" and answer.get("sub_code") not in (
+            "ACQ.TRADE_NOT_EXIST",
+            "ACQ.TRADE_STATUS_ERROR",
+        ):
             raise self._refused(answer)

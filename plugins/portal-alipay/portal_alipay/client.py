@@ -3,6 +3,7 @@
 The SDK has no gateway parameter: it keeps the URL in the private ``_gateway``. The version is pinned
 in pyproject.toml and a test fails if an upgrade moves the attribute.
 """
+
 from datetime import datetime, timedelta, timezone
 
 from alipay import AliPay

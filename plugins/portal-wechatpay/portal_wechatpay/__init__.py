@@ -5,6 +5,7 @@ Settings (``PLUGINS["wechatpay"]``; secrets may be ``{"$env": "NAME"}``): ``mchi
 ``platform_public_key_id`` (public-key mode, ``PUB_KEY_ID_...``), ``apiv3_key``, and optionally
 ``base_url`` (default: the production gateway).
 """
+
 from portal.plugins import hookimpl, plugin_config
 
 from .channel import REQUIRED_SETTINGS, WeChatPayChannel

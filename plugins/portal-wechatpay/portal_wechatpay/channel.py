@@ -1,4 +1,5 @@
 """The WeChat Pay channel: Native orders (QR ``code_url``), notifications, query and close."""
+
 from __future__ import annotations
 
 import json
@@ -7,20 +8,46 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from portal.billing.channels import (Acknowledgement, Charge, ChannelError, ChargeRequest, NotificationError,
-                                     PaymentNotice, PaymentStatus)
+from portal.billing.channels import (
+    Acknowledgement,
+    ChannelError,
+    Charge,
+    ChargeRequest,
+    NotificationError,
+    PaymentNotice,
+    PaymentStatus,
+)
 
 from .client import wechatpay_client
 
-REQUIRED_SETTINGS = ("mchid", "appid", "merchant_serial_no", "private_key", "platform_public_key",
-                     "platform_public_key_id", "apiv3_key")
+REQUIRED_SETTINGS = (
+    "mchid",
+    "appid",
+    "merchant_serial_no",
+    "private_key",
+    "platform_public_key",
+    "platform_public_key_id",
+    "apiv3_key",
+)
 # A notification signed longer ago than this is a replay (WeChat Pay's own request window).
 MAX_AGE_SECONDS = 300
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
-SIGNED_HEADERS = ("Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial",
-                  "Wechatpay-Signature-Type")
-STATES = {"SUCCESS": "paid", "REFUND": "paid", "NOTPAY": "pending", "USERPAYING": "pending",
-          "PAYERROR": "pending", "CLOSED": "closed", "REVOKED": "closed"}
+SIGNED_HEADERS = (
+    "Wechatpay-Signature",
+    "Wechatpay-Timestamp",
+    "Wechatpay-Nonce",
+    "Wechatpay-Serial",
+    "Wechatpay-Signature-Type",
+)
+STATES = {
+    "SUCCESS": "paid",
+    "REFUND": "paid",
+    "NOTPAY": "pending",
+    "USERPAYING": "pending",
+    "PAYERROR": "pending",
+    "CLOSED": "closed",
+    "REVOKED": "closed",
+}
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -58,9 +85,13 @@ class WeChatPayChannel:
     def create_charge(self, request: ChargeRequest) -> Charge:
         expires = request.expires_at.replace(tzinfo=timezone.utc).astimezone(CHINA)
         status, answer = self._call(
-            self.client.pay, description=request.description[:127], out_trade_no=request.out_trade_no,
-            amount={"total": request.amount_fen, "currency": "CNY"}, notify_url=request.notify_url,
-            time_expire=expires.isoformat(timespec="seconds"))
+            self.client.pay,
+            description=request.description[:127],
+            out_trade_no=request.out_trade_no,
+            amount={"total": request.amount_fen, "currency": "CNY"},
+            notify_url=request.notify_url,
+            time_expire=expires.isoformat(timespec="seconds"),
+        )
         if status != 200 or not answer.get("code_url"):
             raise self._refused(status, answer)
         return Charge(qr_payload=answer["code_url"])
@@ -119,8 +150,9 @@ class WeChatPayChannel:
             raise ChannelError(f"unknown trade_state {answer.get('trade_state')!r}", "BAD_RESPONSE")
         if state != "paid":
             return PaymentStatus(state)
-        return PaymentStatus("paid", answer.get("transaction_id"), answer["amount"]["total"],
-                             _utc(answer.get("success_time")))
+        return PaymentStatus(
+            "paid", answer.get("transaction_id"), answer["amount"]["total"], _utc(answer.get("success_time"))
+        )
 
     def close(self, out_trade_no: str) -> None:
         status, answer = self._call(self.client.close, out_trade_no=out_trade_no)

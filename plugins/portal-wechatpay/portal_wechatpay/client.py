@@ -3,6 +3,7 @@
 The SDK has no base-URL parameter: its gateway is the private ``_core._gate_way``. The version is
 pinned in pyproject.toml and a test fails if an upgrade moves the attribute.
 """
+
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 PRODUCTION_BASE_URL = "https://api.mch.weixin.qq.com"

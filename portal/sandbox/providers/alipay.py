@@ -2,27 +2,26 @@
 
 Requests are verified like the real gateway does (RSA2 over the sorted raw parameters, app key);
 responses are signed with the platform key over the exact bytes of the inner object as embedded.
-A precreated trade exists only once the buyer scans its QR code, the sandbox's phone page
-``/alipay/qr/<token>``. The control API for tests lives under ``/_sandbox/alipay``.
+A precreated trade exists only once the buyer scans its QR code (``alipay_buyer``: scanning, paying,
+notifications, the phone-like page); the control API for tests is in ``alipay_control``.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import re
 import secrets
-import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, request
 
 from portal.sandbox.keys import new_rsa_key, private_pem, public_pem
-from portal.sandbox.notify import ALIPAY_RETRY_SCHEDULE, Faults, Notification, Notifier
+from portal.sandbox.notify import ALIPAY_RETRY_SCHEDULE, Notifier
 
 GATEWAY = "/alipay/gateway.do"
 APP_ID = "2021004112345678"
@@ -44,7 +43,9 @@ def setup(sandbox):
         "platform_key": new_rsa_key(),
         "trades": {},  # out_trade_no -> trade dict (precreated; "scanned" once the buyer scanned)
         "tokens": {},  # QR token -> out_trade_no
-        "notifier": Notifier(sandbox, ALIPAY_RETRY_SCHEDULE, lambda status, body: status == 200 and body == b"success"),
+        "notifier": Notifier(
+            sandbox, ALIPAY_RETRY_SCHEDULE, lambda status, body: status == 200 and body == b"success"
+        ),
     }
 
 
@@ -54,13 +55,15 @@ def stop(sandbox):
 
 def plugin_settings(sandbox):
     state = sandbox.state["alipay"]
-    return {"alipay": {
-        "gateway": sandbox.url + GATEWAY,
-        "app_id": APP_ID,
-        "seller_id": SELLER_ID,
-        "app_private_key": private_pem(state["app_key"]),
-        "alipay_public_key": public_pem(state["platform_key"]),
-    }}
+    return {
+        "alipay": {
+            "gateway": sandbox.url + GATEWAY,
+            "app_id": APP_ID,
+            "seller_id": SELLER_ID,
+            "app_private_key": private_pem(state["app_key"]),
+            "alipay_public_key": public_pem(state["platform_key"]),
+        }
+    }
 
 
 def china_time(moment: datetime) -> str:
@@ -69,8 +72,12 @@ def china_time(moment: datetime) -> str:
 
 
 def parse_china_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA).astimezone(timezone.utc).replace(
-        tzinfo=None)
+    return (
+        datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+        .replace(tzinfo=CHINA)
+        .astimezone(timezone.utc)
+        .replace(tzinfo=None)
+    )
 
 
 def yuan(fen: int) -> str:
@@ -83,17 +90,19 @@ def signing_string(params: dict) -> str:
 
 
 def sign(sandbox, message: str) -> str:
-    signature = sandbox.state["alipay"]["platform_key"].sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    signature = sandbox.state["alipay"]["platform_key"].sign(
+        message.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
     return base64.b64encode(signature).decode()
 
 
 def sign_notification(sandbox, fields: dict) -> dict:
-    """``fields`` plus ``sign_type`` and ``sign`` (RSA2 over the sorted fields, as Alipay signs notifications)."""
+    """``fields`` plus ``sign_type`` and ``sign``: RSA2 over the sorted fields, as in notifications."""
     unsigned = {k: v for k, v in fields.items() if k not in ("sign", "sign_type")}
     return {**unsigned, "sign_type": "RSA2", "sign": sign(sandbox, signing_string(unsigned))}
 
 
-def _sandbox():
+def current_sandbox():
     return current_app.extensions["sandbox"]
 
 
@@ -102,7 +111,7 @@ def _reply(method: str, inner: dict, signed: bool = True) -> Response:
     # Serialized once: the signature covers these exact bytes, which clients cut out of the body.
     content = json.dumps(inner, ensure_ascii=False, separators=(",", ":"))
     body = '{"' + key + '":' + content
-    body += (',"sign":"' + sign(_sandbox(), content) + '"}') if signed else "}"
+    body += (',"sign":"' + sign(current_sandbox(), content) + '"}') if signed else "}"
     return Response(body.encode(), content_type="application/json;charset=utf-8")
 
 
@@ -124,16 +133,19 @@ def gateway():
     if params.get("sign_type") != "RSA2" or params.get("charset", "utf-8").lower() != "utf-8":
         return _invalid(method, "isv.invalid-signature-type", "无效的签名类型或字符集")
     try:
-        skew = abs(parse_china_time(params.get("timestamp", "")) - _sandbox().now())
+        skew = abs(parse_china_time(params.get("timestamp", "")) - current_sandbox().now())
     except ValueError:
         return _invalid(method, "isv.invalid-timestamp", "非法的时间戳参数")
     if skew > TIMESTAMP_SKEW:
         return _invalid(method, "isv.invalid-timestamp", "时间戳与系统时间相差过大")
     unsigned = {k: v for k, v in params.items() if k != "sign"}
     try:
-        _sandbox().state["alipay"]["app_key"].public_key().verify(
-            base64.b64decode(params.get("sign", "")), signing_string(unsigned).encode(), padding.PKCS1v15(),
-            hashes.SHA256())
+        current_sandbox().state["alipay"]["app_key"].public_key().verify(
+            base64.b64decode(params.get("sign", "")),
+            signing_string(unsigned).encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         return _invalid(method, "isv.invalid-signature", "验签出错")
     handler = METHODS.get(method)
@@ -145,7 +157,7 @@ def gateway():
         biz = None
     if not isinstance(biz, dict):
         return _invalid(method, "isv.invalid-parameter", "biz_content 须为 JSON 对象")
-    with _sandbox().lock:
+    with current_sandbox().lock:
         return _reply(method, handler(biz, params))
 
 
@@ -161,8 +173,8 @@ def _amount(value) -> tuple[Decimal | None, str]:
     return amount.quantize(Decimal("0.01")), ""
 
 
-def _payable_until(biz: dict, start: datetime) -> datetime | None:
-    """The deadline ``timeout_express`` (from ``start``) and ``time_expire`` (absolute) give; ValueError if bad."""
+def payable_until(biz: dict, start: datetime) -> datetime | None:
+    """The deadline from ``timeout_express`` (after ``start``) and ``time_expire``; ValueError if bad."""
     deadlines = []
     if biz.get("time_expire"):
         deadlines.append(parse_china_time(biz["time_expire"]))
@@ -185,7 +197,7 @@ def close_if_due(trade: dict, now: datetime) -> dict:
 
 
 def precreate(biz: dict, params: dict) -> dict:
-    sandbox = _sandbox()
+    sandbox = current_sandbox()
     out_trade_no, subject = biz.get("out_trade_no"), biz.get("subject")
     if not isinstance(out_trade_no, str) or not 1 <= len(out_trade_no) <= 64:
         return _failed("ACQ.INVALID_PARAMETER", "out_trade_no 须为 1 到 64 个字符")
@@ -195,7 +207,7 @@ def precreate(biz: dict, params: dict) -> dict:
     if amount is None:
         return _failed(problem, "订单金额须为 0.01 到 100000000.00 元，最多两位小数")
     try:
-        _payable_until(biz, sandbox.now())
+        payable_until(biz, sandbox.now())
     except ValueError:
         return _failed("ACQ.INVALID_PARAMETER", "time_expire 或 timeout_express 格式错误")
     state = sandbox.state["alipay"]
@@ -212,23 +224,38 @@ def precreate(biz: dict, params: dict) -> dict:
         return {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "qr_code": trade["qr_code"]}
     token = secrets.token_urlsafe(12)
     trade = {
-        "context": context, "out_trade_no": out_trade_no, "subject": subject, "amount": amount,
-        "notify_url": params.get("notify_url"), "token": token, "qr_code": f"{sandbox.url}/alipay/qr/{token}",
-        "status": "PRECREATED", "trade_no": None, "created_at": sandbox.now(), "scanned_at": None,
-        "expires_at": None, "paid_at": None, "paid_amount": None,
+        "context": context,
+        "out_trade_no": out_trade_no,
+        "subject": subject,
+        "amount": amount,
+        "notify_url": params.get("notify_url"),
+        "token": token,
+        "qr_code": f"{sandbox.url}/alipay/qr/{token}",
+        "status": "PRECREATED",
+        "trade_no": None,
+        "created_at": sandbox.now(),
+        "scanned_at": None,
+        "expires_at": None,
+        "paid_at": None,
+        "paid_amount": None,
     }
     state["trades"][out_trade_no], state["tokens"][token] = trade, out_trade_no
     return {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "qr_code": trade["qr_code"]}
 
 
 def _find(biz: dict) -> dict | None:
-    trades = _sandbox().state["alipay"]["trades"]
-    trade = trades.get(biz.get("out_trade_no")) if biz.get("out_trade_no") else next(
-        (t for t in trades.values() if t["trade_no"] and t["trade_no"] == biz.get("trade_no")), None)
+    trades = current_sandbox().state["alipay"]["trades"]
+    trade = (
+        trades.get(biz.get("out_trade_no"))
+        if biz.get("out_trade_no")
+        else next(
+            (t for t in trades.values() if t["trade_no"] and t["trade_no"] == biz.get("trade_no")), None
+        )
+    )
     # Before the scan there is no trade at Alipay, only a QR code.
     if trade is None or trade["status"] in ("PRECREATED", "PRECREATED_CLOSED"):
         return None
-    return close_if_due(trade, _sandbox().now())
+    return close_if_due(trade, current_sandbox().now())
 
 
 def query(biz: dict, params: dict) -> dict:
@@ -237,12 +264,18 @@ def query(biz: dict, params: dict) -> dict:
         return _failed("ACQ.TRADE_NOT_EXIST", "交易不存在")
     paid = trade["status"] in ("TRADE_SUCCESS", "TRADE_FINISHED")
     result = {
-        "code": "10000", "msg": "Success", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
-        "trade_status": trade["status"], "total_amount": str(trade["paid_amount"] or trade["amount"]),
-        "buyer_pay_amount": str(trade["paid_amount"]) if paid else "0.00", "point_amount": "0.00",
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": trade["trade_no"],
+        "out_trade_no": trade["out_trade_no"],
+        "trade_status": trade["status"],
+        "total_amount": str(trade["paid_amount"] or trade["amount"]),
+        "buyer_pay_amount": str(trade["paid_amount"]) if paid else "0.00",
+        "point_amount": "0.00",
         "invoice_amount": str(trade["paid_amount"]) if paid else "0.00",
         "receipt_amount": str(trade["paid_amount"]) if paid else "0.00",
-        "buyer_logon_id": BUYER["buyer_logon_id"], "buyer_user_id": BUYER["buyer_id"],
+        "buyer_logon_id": BUYER["buyer_logon_id"],
+        "buyer_user_id": BUYER["buyer_id"],
     }
     if paid:
         result["send_pay_date"] = china_time(trade["paid_at"])
@@ -250,7 +283,7 @@ def query(biz: dict, params: dict) -> dict:
 
 
 def close(biz: dict, params: dict) -> dict:
-    trades = _sandbox().state["alipay"]["trades"]
+    trades = current_sandbox().state["alipay"]["trades"]
     unscanned = trades.get(biz.get("out_trade_no"))
     if unscanned is not None and unscanned["status"] == "PRECREATED":
         # [policy] the QR code stops working, so a later scan cannot pay a closed order.
@@ -261,101 +294,12 @@ def close(biz: dict, params: dict) -> dict:
     if trade["status"] in ("TRADE_SUCCESS", "TRADE_FINISHED"):
         return _failed("ACQ.TRADE_STATUS_ERROR", "交易状态不合法", out_trade_no=trade["out_trade_no"])
     trade["status"] = "TRADE_CLOSED"
-    return {"code": "10000", "msg": "Success", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"]}
-
-
-METHODS = {"alipay.trade.precreate": precreate, "alipay.trade.query": query, "alipay.trade.close": close}
-
-
-# The buyer's side: scanning and paying, shared by the phone page and the control API.
-
-def scan(sandbox, out_trade_no: str) -> dict:
-    """The buyer scans the QR code: the trade now exists (WAIT_BUYER_PAY). Raises ValueError."""
-    with sandbox.lock:
-        trade = sandbox.state["alipay"]["trades"].get(out_trade_no)
-        if trade is None:
-            raise ValueError("ACQ.TRADE_NOT_EXIST")
-        now = sandbox.now()
-        if trade["status"] == "PRECREATED":
-            deadline = _payable_until(trade["context"]["biz"], now)
-            if deadline is not None and now >= deadline:
-                raise ValueError("二维码已过期 (the QR code expired)")
-            trade.update(status="WAIT_BUYER_PAY", scanned_at=now, expires_at=deadline or now + DEFAULT_TIMEOUT,
-                         trade_no=now.strftime("%Y%m%d") + "22001" + f"{secrets.randbelow(10**15):015d}")
-        elif trade["status"] == "PRECREATED_CLOSED":
-            raise ValueError("交易已关闭 (the order was closed)")
-        return close_if_due(trade, now)
-
-
-def pay(sandbox, out_trade_no: str, amount_fen: int | None = None, faults: Faults | None = None) -> dict:
-    """The buyer scans (if needed) and pays ``amount_fen`` (default: the order's amount). Raises ValueError."""
-    faults = faults or Faults()
-    if amount_fen is not None and (type(amount_fen) is not int or amount_fen <= 0):
-        raise ValueError("amount must be a positive integer (fen)")
-    with sandbox.lock:
-        trade = scan(sandbox, out_trade_no)
-        if trade["status"] != "WAIT_BUYER_PAY":
-            raise ValueError(f"trade is {trade['status']}")
-        paid = Decimal(yuan(amount_fen)) if amount_fen is not None else trade["amount"]
-        trade.update(status="TRADE_SUCCESS", paid_at=sandbox.now(), paid_amount=paid, amount=paid)
-        fields = _notification_fields(trade, faults)
-    if trade["notify_url"]:
-        sandbox.state["alipay"]["notifier"].deliver(
-            Notification(out_trade_no, trade["notify_url"], _renderer(sandbox, fields, faults), faults))
-    return {"out_trade_no": out_trade_no, "trade_no": trade["trade_no"], "trade_status": trade["status"],
-            "total_amount": str(paid)}
-
-
-def _notification_fields(trade: dict, faults: Faults) -> dict:
-    amount = yuan(faults.tamper_amount) if faults.tamper_amount is not None else str(trade["paid_amount"])
     return {
-        "notify_type": "trade_status_sync", "notify_id": uuid.uuid4().hex, "app_id": APP_ID, "auth_app_id": APP_ID,
-        "charset": "utf-8", "version": "1.0", "trade_no": trade["trade_no"], "out_trade_no": trade["out_trade_no"],
-        "trade_status": "TRADE_SUCCESS", "total_amount": amount, "receipt_amount": amount,
-        "invoice_amount": amount, "buyer_pay_amount": amount, "point_amount": "0.00", **BUYER,
-        "seller_id": FOREIGN_SELLER_ID if faults.foreign_merchant else SELLER_ID,
-        "seller_email": "merchant@sandbox.example", "subject": trade["subject"],
-        "gmt_create": china_time(trade["scanned_at"]), "gmt_payment": china_time(trade["paid_at"]),
-        "fund_bill_list": json.dumps([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}], separators=(",", ":")),
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": trade["trade_no"],
+        "out_trade_no": trade["out_trade_no"],
     }
 
 
-def _renderer(sandbox, fields: dict, faults: Faults):
-    def render(now: datetime) -> tuple[dict, bytes]:
-        moment = now - timedelta(minutes=10) if faults.stale else now
-        form = sign_notification(sandbox, {**fields, "notify_time": china_time(moment)})
-        if faults.bad_signature:
-            form["sign"] = sign(sandbox, signing_string({**fields, "total_amount": "0.01"}))
-        return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(form).encode()
-
-    return render
-
-
-# The phone-like page behind the QR code.
-
-@bp.route("/alipay/qr/", defaults={"token": None})
-@bp.route("/alipay/qr/<token>", methods=["GET", "POST"])
-def qr_page(token):
-    sandbox = _sandbox()
-    out_trade_no = sandbox.state["alipay"]["tokens"].get(token)
-    trade = sandbox.state["alipay"]["trades"].get(out_trade_no) if out_trade_no else None
-    message = None
-    if trade is not None and request.method == "POST":
-        action = request.form.get("action")
-        try:
-            if action == "scan":
-                scan(sandbox, out_trade_no)
-            elif action == "pay":
-                fen = request.form.get("amount", "").strip()
-                pay(sandbox, out_trade_no, int(fen) if fen else None)
-                return redirect(request.path)
-            elif action == "cancel":
-                message = "已取消付款，订单保持待付款状态"
-        except ValueError as exc:
-            message = str(exc)
-    if trade is not None:
-        with sandbox.lock:
-            close_if_due(trade, sandbox.now())
-    orders = sorted(sandbox.state["alipay"]["trades"].values(), key=lambda t: t["created_at"], reverse=True)
-    return render_template("sandbox/alipay_qr.html", trade=trade, message=message, yuan=yuan,
-                           orders=orders[:20]), 404 if token and trade is None else 200
+METHODS = {"alipay.trade.precreate": precreate, "alipay.trade.query": query, "alipay.trade.close": close}

@@ -8,12 +8,13 @@ notification faults and log, clock offset.
 - ``GET /_sandbox/alipay/notifications?out_trade_no=``, ``POST .../notifications/<id>/replay``,
   ``POST /_sandbox/alipay/clock {"offset"}``, ``POST /_sandbox/alipay/settings {"notify_time_scale"}``.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
 from portal.sandbox.notify import Faults, add_control_routes
-from portal.sandbox.providers import alipay
+from portal.sandbox.providers import alipay, alipay_buyer
 
 PREFIX = "/_sandbox/alipay"
 
@@ -23,8 +24,12 @@ add_control_routes(bp, PREFIX, "alipay")
 
 def _describe(trade: dict) -> dict:
     return {
-        "out_trade_no": trade["out_trade_no"], "status": trade["status"], "total_amount": str(trade["amount"]),
-        "qr_code": trade["qr_code"], "trade_no": trade["trade_no"], "notify_url": trade["notify_url"],
+        "out_trade_no": trade["out_trade_no"],
+        "status": trade["status"],
+        "total_amount": str(trade["amount"]),
+        "qr_code": trade["qr_code"],
+        "trade_no": trade["trade_no"],
+        "notify_url": trade["notify_url"],
         "expires_at": trade["expires_at"].isoformat() if trade["expires_at"] else None,
     }
 
@@ -45,7 +50,7 @@ def show_order(out_trade_no):
 @bp.post(PREFIX + "/scan")
 def scan():
     try:
-        return jsonify(_describe(alipay.scan(current_app.extensions["sandbox"], _out_trade_no())))
+        return jsonify(_describe(alipay_buyer.scan(current_app.extensions["sandbox"], _out_trade_no())))
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
 
@@ -55,8 +60,11 @@ def pay():
     data = request.get_json(silent=True) or {}
     try:
         faults = Faults.from_json(data.get("faults"))
-        return jsonify(alipay.pay(current_app.extensions["sandbox"], data.get("out_trade_no"), data.get("amount"),
-                                  faults))
+        return jsonify(
+            alipay_buyer.pay(
+                current_app.extensions["sandbox"], data.get("out_trade_no"), data.get("amount"), faults
+            )
+        )
     except (TypeError, ValueError) as exc:
         return jsonify(error=str(exc)), 400
 

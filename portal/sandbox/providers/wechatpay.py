@@ -2,9 +2,10 @@
 
 Mounted at ``/wxpay`` (api.mch.weixin.qq.com). Requests are verified like the real gateway does
 (merchant key over the path that follows the base URL, +-300 s); every response is signed with the
-platform key in public-key mode. The QR payload ``weixin://wxpay/bizpayurl?pr=<token>`` maps to the
-phone-like page ``/wxpay/_scan/<token>``. The control API for tests lives under ``/_sandbox/wxpay``.
+platform key in public-key mode. The buyer's side (paying, notifications, the phone-like page behind
+the QR code) is in ``wechatpay_buyer``; the control API for tests in ``wechatpay_control``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,11 +17,10 @@ from datetime import datetime, timedelta, timezone
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, request
 
 from portal.sandbox.keys import new_rsa_key, private_pem, public_pem
-from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, Faults, Notification, Notifier
+from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, Notifier
 
 PREFIX = "/wxpay"
 MCHID = "1900009191"
@@ -56,32 +56,34 @@ def stop(sandbox):
 
 def plugin_settings(sandbox):
     state = sandbox.state["wechatpay"]
-    return {"wechatpay": {
-        "base_url": sandbox.url + PREFIX,
-        "mchid": MCHID,
-        "appid": APPID,
-        "merchant_serial_no": state["merchant_serial_no"],
-        "private_key": private_pem(state["merchant_key"]),
-        "platform_public_key": public_pem(state["platform_key"]),
-        "platform_public_key_id": state["public_key_id"],
-        "apiv3_key": state["apiv3_key"],
-    }}
+    return {
+        "wechatpay": {
+            "base_url": sandbox.url + PREFIX,
+            "mchid": MCHID,
+            "appid": APPID,
+            "merchant_serial_no": state["merchant_serial_no"],
+            "private_key": private_pem(state["merchant_key"]),
+            "platform_public_key": public_pem(state["platform_key"]),
+            "platform_public_key_id": state["public_key_id"],
+            "apiv3_key": state["apiv3_key"],
+        }
+    }
 
 
-def _sandbox():
+def current_sandbox():
     return current_app.extensions["sandbox"]
 
 
-def _state():
-    return _sandbox().state["wechatpay"]
+def current_state():
+    return current_sandbox().state["wechatpay"]
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
     return moment.replace(tzinfo=timezone.utc).astimezone(CHINA).isoformat(timespec="seconds")
 
 
 def _sign(message: str) -> str:
-    signature = _state()["platform_key"].sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+    signature = current_state()["platform_key"].sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
     return base64.b64encode(signature).decode()
 
 
@@ -92,7 +94,7 @@ def signed_headers(body: str, now: datetime, signature_prefix: str = "") -> dict
         "Wechatpay-Timestamp": timestamp,
         "Wechatpay-Nonce": nonce,
         "Wechatpay-Signature": signature_prefix + _sign(f"{timestamp}\n{nonce}\n{body}\n"),
-        "Wechatpay-Serial": _state()["public_key_id"],
+        "Wechatpay-Serial": current_state()["public_key_id"],
         "Wechatpay-Signature-Type": SIGNATURE_TYPE,
         "Request-ID": secrets.token_hex(16),
     }
@@ -101,7 +103,7 @@ def signed_headers(body: str, now: datetime, signature_prefix: str = "") -> dict
 def _reply(status: int, payload: dict | None = None) -> Response:
     body = "" if payload is None else json.dumps(payload, ensure_ascii=False)
     response = Response(body, status=status, content_type="application/json")
-    response.headers.update(signed_headers(body, _sandbox().now()))
+    response.headers.update(signed_headers(body, current_sandbox().now()))
     return response
 
 
@@ -115,23 +117,32 @@ def _verify_merchant_signature():
         return None
     scheme, _, params = request.headers.get("Authorization", "").partition(" ")
     fields = dict(AUTHORIZATION.findall(params))
-    state = _state()
+    state = current_state()
     if scheme != SIGNATURE_TYPE or fields.get("mchid") != MCHID:
         return _error(401, "SIGN_ERROR", "Authorization 头缺失或商户号不正确")
     if fields.get("serial_no") != state["merchant_serial_no"]:
         return _error(401, "SIGN_ERROR", "商户证书序列号不正确")
     try:
-        skew = abs(int(fields.get("timestamp", "")) - _sandbox().now().replace(tzinfo=timezone.utc).timestamp())
+        skew = abs(
+            int(fields.get("timestamp", ""))
+            - current_sandbox().now().replace(tzinfo=timezone.utc).timestamp()
+        )
     except ValueError:
         return _error(401, "SIGN_ERROR", "时间戳格式错误")
     if skew > SKEW_SECONDS:
         return _error(401, "SIGN_ERROR", "时间戳与系统时间相差超过 5 分钟")
     raw_uri = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
-    message = (f"{request.method}\n{raw_uri[len(PREFIX):]}\n{fields['timestamp']}\n"
-               f"{fields.get('nonce_str', '')}\n{request.get_data(as_text=True)}\n")
+    message = (
+        f"{request.method}\n{raw_uri[len(PREFIX) :]}\n{fields['timestamp']}\n"
+        f"{fields.get('nonce_str', '')}\n{request.get_data(as_text=True)}\n"
+    )
     try:
-        state["merchant_key"].public_key().verify(base64.b64decode(fields.get("signature", "")),
-                                                  message.encode(), padding.PKCS1v15(), hashes.SHA256())
+        state["merchant_key"].public_key().verify(
+            base64.b64decode(fields.get("signature", "")),
+            message.encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         return _error(401, "SIGN_ERROR", "签名错误")
     return None
@@ -139,7 +150,7 @@ def _verify_merchant_signature():
 
 def expire_if_due(order: dict) -> dict:
     # [policy] an unpaid order past time_expire reads as closed.
-    if order["trade_state"] == "NOTPAY" and _sandbox().now() >= order["time_expire"]:
+    if order["trade_state"] == "NOTPAY" and current_sandbox().now() >= order["time_expire"]:
         order["trade_state"] = "CLOSED"
     return order
 
@@ -161,7 +172,7 @@ def _parse_order(data: dict) -> tuple[dict | None, str]:
         return None, "amount.total 须为正整数（分），currency 须为 CNY"
     if len(data.get("attach") or "") > 128:
         return None, "attach 长度不能超过 128"
-    now = _sandbox().now()
+    now = current_sandbox().now()
     time_expire = now + DEFAULT_PAYABLE
     if data.get("time_expire") is not None:
         try:
@@ -172,10 +183,19 @@ def _parse_order(data: dict) -> tuple[dict | None, str]:
             return None, "time_expire 须带时区"
         time_expire = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     return {
-        "params": data, "out_trade_no": data["out_trade_no"], "description": data["description"],
-        "notify_url": data["notify_url"], "total": total, "attach": data.get("attach") or "",
-        "time_expire": time_expire, "created_at": now, "trade_state": "NOTPAY", "scanned": False,
-        "transaction_id": None, "success_time": None, "payer_total": None,
+        "params": data,
+        "out_trade_no": data["out_trade_no"],
+        "description": data["description"],
+        "notify_url": data["notify_url"],
+        "total": total,
+        "attach": data.get("attach") or "",
+        "time_expire": time_expire,
+        "created_at": now,
+        "trade_state": "NOTPAY",
+        "scanned": False,
+        "transaction_id": None,
+        "success_time": None,
+        "payer_total": None,
     }, ""
 
 
@@ -187,8 +207,8 @@ def native_order():
     order, problem = _parse_order(data)
     if order is None:
         return _error(400, "PARAM_ERROR", problem)
-    state = _state()
-    with _sandbox().lock:
+    state = current_state()
+    with current_sandbox().lock:
         existing = state["orders"].get(order["out_trade_no"])
         if existing is not None:
             expire_if_due(existing)
@@ -199,7 +219,7 @@ def native_order():
             if existing["params"] != data:
                 return _error(403, "OUT_TRADE_NO_USED", "商户订单号重复，且参数与原订单不一致")
             return _reply(200, {"code_url": existing["code_url"]})
-        if order["time_expire"] <= _sandbox().now():
+        if order["time_expire"] <= current_sandbox().now():
             return _error(400, "PARAM_ERROR", "time_expire 已过")
         token = secrets.token_urlsafe(12)
         order["token"], order["code_url"] = token, f"weixin://wxpay/bizpayurl?pr={token}"
@@ -212,15 +232,24 @@ def transaction(order: dict) -> dict:
     """The transaction object of queries and (encrypted) notifications."""
     expire_if_due(order)
     result = {
-        "appid": APPID, "mchid": MCHID, "out_trade_no": order["out_trade_no"], "attach": order["attach"],
-        "trade_state": order["trade_state"], "trade_state_desc": STATE_DESC[order["trade_state"]],
+        "appid": APPID,
+        "mchid": MCHID,
+        "out_trade_no": order["out_trade_no"],
+        "attach": order["attach"],
+        "trade_state": order["trade_state"],
+        "trade_state_desc": STATE_DESC[order["trade_state"]],
         "amount": {"total": order["total"], "currency": "CNY"},
     }
     if order["trade_state"] == "SUCCESS" or order["transaction_id"]:
-        result.update({
-            "transaction_id": order["transaction_id"], "trade_type": "NATIVE", "bank_type": "OTHERS",
-            "success_time": _rfc3339(order["success_time"]), "payer": {"openid": order["payer_openid"]},
-        })
+        result.update(
+            {
+                "transaction_id": order["transaction_id"],
+                "trade_type": "NATIVE",
+                "bank_type": "OTHERS",
+                "success_time": rfc3339(order["success_time"]),
+                "payer": {"openid": order["payer_openid"]},
+            }
+        )
         result["amount"].update({"payer_total": order["payer_total"], "payer_currency": "CNY"})
     return result
 
@@ -230,18 +259,20 @@ def _query(order: dict | None, mchid: str | None) -> Response:
         return _error(400, "PARAM_ERROR", "mchid 与请求头的商户号不一致")
     if order is None:
         return _error(404, "ORDER_NOT_EXIST", "订单不存在")
-    with _sandbox().lock:
+    with current_sandbox().lock:
         return _reply(200, transaction(order))
 
 
 @bp.get(PREFIX + "/v3/pay/transactions/out-trade-no/<out_trade_no>")
 def query_by_out_trade_no(out_trade_no):
-    return _query(_state()["orders"].get(out_trade_no), request.args.get("mchid"))
+    return _query(current_state()["orders"].get(out_trade_no), request.args.get("mchid"))
 
 
 @bp.get(PREFIX + "/v3/pay/transactions/id/<transaction_id>")
 def query_by_transaction_id(transaction_id):
-    order = next((o for o in _state()["orders"].values() if o["transaction_id"] == transaction_id), None)
+    order = next(
+        (o for o in current_state()["orders"].values() if o["transaction_id"] == transaction_id), None
+    )
     return _query(order, request.args.get("mchid"))
 
 
@@ -250,110 +281,11 @@ def close_order(out_trade_no):
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or data.get("mchid") != MCHID:
         return _error(400, "PARAM_ERROR", "mchid 与请求头的商户号不一致")
-    with _sandbox().lock:
-        order = _state()["orders"].get(out_trade_no)
+    with current_sandbox().lock:
+        order = current_state()["orders"].get(out_trade_no)
         if order is not None and order["trade_state"] == "SUCCESS":
             return _error(400, "ORDERPAID", "订单已支付，不能关闭")
         if order is not None:
             order["trade_state"] = "CLOSED"
     # The real gateway answers 204 even for an unknown number.
     return _reply(204)
-
-
-# Paying, and the notification it triggers: shared by the phone page and the control API.
-
-def pay(sandbox, out_trade_no: str, amount: int | None = None, faults: Faults | None = None) -> dict:
-    """The buyer pays ``amount`` fen (default: the order's); returns the transaction or raises ValueError."""
-    state = sandbox.state["wechatpay"]
-    with sandbox.lock:
-        order = state["orders"].get(out_trade_no)
-        if order is None:
-            raise ValueError("ORDER_NOT_EXIST")
-        if order["trade_state"] == "NOTPAY" and sandbox.now() >= order["time_expire"]:
-            order["trade_state"] = "CLOSED"
-        if order["trade_state"] != "NOTPAY":
-            raise ValueError(f"order is {order['trade_state']}")
-        paid = order["total"] if amount is None else amount
-        if type(paid) is not int or paid <= 0:
-            raise ValueError("amount must be a positive integer (fen)")
-        order.update(trade_state="SUCCESS", scanned=True, total=paid, payer_total=paid,
-                     success_time=sandbox.now(), payer_openid="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
-                     transaction_id="4200" + sandbox.now().strftime("%Y%m%d") + f"{secrets.randbelow(10**16):016d}")
-        resource = _transaction_for(sandbox, order)
-    state["notifier"].deliver(Notification(out_trade_no, order["notify_url"],
-                                           _notification_renderer(sandbox, resource, faults or Faults()),
-                                           faults or Faults()))
-    return resource
-
-
-def _transaction_for(sandbox, order: dict) -> dict:
-    with sandbox.app.app_context():
-        return transaction(order)
-
-
-def _notification_renderer(sandbox, resource: dict, faults: Faults):
-    resource = json.loads(json.dumps(resource))
-    if faults.tamper_amount is not None:
-        resource["amount"].update(total=faults.tamper_amount, payer_total=faults.tamper_amount)
-    if faults.foreign_merchant:
-        resource["mchid"] = FOREIGN_MCHID
-    state = sandbox.state["wechatpay"]
-    nonce = secrets.token_urlsafe(9)[:12]
-    ciphertext = AESGCM(state["apiv3_key"].encode()).encrypt(
-        nonce.encode(), json.dumps(resource, ensure_ascii=False).encode(), b"transaction")
-    created = sandbox.now()
-    body = json.dumps({
-        "id": "EV-" + secrets.token_hex(16), "create_time": _rfc3339(created),
-        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-                     "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": "transaction",
-                     "nonce": nonce},
-    }, ensure_ascii=False)
-
-    def render(now: datetime) -> tuple[dict, bytes]:
-        with sandbox.app.app_context():
-            headers = signed_headers(body, now - timedelta(minutes=10) if faults.stale else now,
-                                     "WECHATPAY/SIGNTEST/" if faults.signtest else "")
-        if faults.bad_signature:
-            signature = bytearray(base64.b64decode(headers["Wechatpay-Signature"]))
-            signature[0] ^= 0xFF
-            headers["Wechatpay-Signature"] = base64.b64encode(bytes(signature)).decode()
-        headers["Content-Type"] = "application/json"
-        return headers, body.encode()
-
-    return render
-
-
-# The phone-like page behind the QR code.
-
-@bp.get(PREFIX + "/_scan/")
-def scan_index():
-    orders = sorted(_state()["orders"].values(), key=lambda o: o["created_at"], reverse=True)
-    return render_template("sandbox/wechatpay_orders.html", orders=[expire_if_due(o) for o in orders[:50]])
-
-
-@bp.route(PREFIX + "/_scan/<token>", methods=["GET", "POST"])
-def scan_page(token):
-    state, sandbox = _state(), _sandbox()
-    out_trade_no = state["tokens"].get(token)
-    order = state["orders"].get(out_trade_no) if out_trade_no else None
-    message = None
-    if order is not None and request.method == "POST":
-        action = request.form.get("action")
-        if action == "pay":
-            amount = request.form.get("amount", "").strip()
-            try:
-                pay(sandbox, out_trade_no, int(amount) if amount else None)
-                return redirect(request.path)
-            except ValueError as exc:
-                message = str(exc)
-        elif action == "cancel":
-            message = "已取消支付，订单保持未支付状态"
-        elif action == "scan":
-            order["scanned"] = True
-    if order is not None:
-        with sandbox.lock:
-            expire_if_due(order)
-    return render_template("sandbox/wechatpay_scan.html", order=order, message=message), (
-        200 if order else 404)
-

@@ -7,12 +7,13 @@ notification faults and log, clock offset.
 - ``GET /_sandbox/wxpay/notifications?out_trade_no=``, ``POST .../notifications/<id>/replay``,
   ``POST /_sandbox/wxpay/clock {"offset"}``, ``POST /_sandbox/wxpay/settings {"notify_time_scale"}``.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
 from portal.sandbox.notify import Faults, add_control_routes
-from portal.sandbox.providers import wechatpay
+from portal.sandbox.providers import wechatpay, wechatpay_buyer
 
 PREFIX = "/_sandbox/wxpay"
 
@@ -31,10 +32,15 @@ def _order_or_error():
 
 def _describe(order: dict) -> dict:
     return {
-        "out_trade_no": order["out_trade_no"], "trade_state": order["trade_state"], "total": order["total"],
-        "code_url": order["code_url"], "scan_url": f"{request.host_url.rstrip('/')}/wxpay/_scan/{order['token']}",
-        "notify_url": order["notify_url"], "time_expire": order["time_expire"].isoformat(),
-        "transaction_id": order["transaction_id"], "scanned": order["scanned"],
+        "out_trade_no": order["out_trade_no"],
+        "trade_state": order["trade_state"],
+        "total": order["total"],
+        "code_url": order["code_url"],
+        "scan_url": f"{request.host_url.rstrip('/')}/wxpay/_scan/{order['token']}",
+        "notify_url": order["notify_url"],
+        "time_expire": order["time_expire"].isoformat(),
+        "transaction_id": order["transaction_id"],
+        "scanned": order["scanned"],
     }
 
 
@@ -60,8 +66,9 @@ def pay():
     data = request.get_json(silent=True) or {}
     try:
         faults = Faults.from_json(data.get("faults"))
-        resource = wechatpay.pay(current_app.extensions["sandbox"], data.get("out_trade_no"),
-                                 data.get("amount"), faults)
+        resource = wechatpay_buyer.pay(
+            current_app.extensions["sandbox"], data.get("out_trade_no"), data.get("amount"), faults
+        )
     except (TypeError, ValueError) as exc:
         return jsonify(error=str(exc)), 400
     return jsonify(resource)
