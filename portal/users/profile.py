@@ -3,15 +3,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from limits import parse
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.i18n import gettext as _
 from portal.users.contacts import ContactError, check_code_from, send_code_to
 from portal.users.models import User
 
 AVATAR_URL_MAX_LENGTH = 2048
 CHANGE_PASSWORD = "change_password"
+# Wrong current passwords per user (the sign-in limit, security-baseline): a signed-in session
+# someone else holds must not become a way to guess the password.
+WRONG_PASSWORD_LIMIT = parse("5/5minutes")
 
 
 class ProfileError(ContactError):
@@ -94,7 +98,11 @@ def _check_passwords(user: User, old_password: str, new_password: str) -> None:
     if user.password_hash is not None:
         if not old_password:
             raise ProfileError(_("Enter your current password."), "old_password")
+        key = str(user.id)
+        if not limiter.limiter.test(WRONG_PASSWORD_LIMIT, "portal", "change_password_wrong", key):
+            raise ProfileError(_("Too many wrong passwords. Please try again in a few minutes."), "old_password")
         if not verify_password(user.password_hash, old_password):
+            limiter.limiter.hit(WRONG_PASSWORD_LIMIT, "portal", "change_password_wrong", key)
             raise ProfileError(_("The current password is wrong."), "old_password")
     problems = password_problems(new_password or "", user.username)
     if problems:

@@ -125,3 +125,15 @@ def test_users_without_a_password_set_one_with_a_code_alone(app, me, mailbox):
     response = _change(me, mailbox, "alice@example.com", old="")
     assert response.status_code == 302
     assert password_is(app, me.user_id, NEW_PASSWORD)
+
+
+def test_guessing_the_current_password_is_stopped_after_five_tries(app, me, mailbox):
+    fields = {"new_password": NEW_PASSWORD, "channel": "email", "action": "send"}
+    for n in range(5):
+        response = me.submit("/user/password", {**fields, "old_password": f"guess number {n}"})
+        assert "current password is wrong" in page_errors(response)
+    before = len(mailbox.messages)
+    response = me.submit("/user/password", {**fields, "old_password": DEFAULT_PASSWORD})
+    assert response.status_code == 400
+    assert "Too many wrong passwords" in page_errors(response)
+    assert len(mailbox.messages) == before
