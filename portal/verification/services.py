@@ -195,9 +195,11 @@ def _store_code(purpose, destination, channel, user_id, code_hash) -> None:
             db.session.commit()
             return
         except IntegrityError:
-            # Another request inserted the first code for this destination at the same moment.
+            # Another request inserted the first code for this destination at the same moment;
+            # anything else (an unknown user_id) is the caller's error and must not pass silently.
             db.session.rollback()
-            db.session.execute(replace)
+            if db.session.execute(replace).rowcount == 0:
+                raise
     db.session.commit()
 
 

@@ -196,3 +196,38 @@ def test_a_malformed_destination_is_refused_before_anything_is_sent(ctx, mailbox
     with pytest.raises(CodeError):
         send_code("verify_email", destination)
     assert len(mailbox.messages) == before
+
+
+def test_concurrent_first_sends_to_one_address_leave_one_live_code(app, mailbox):
+    app.config["VERIFICATION_SEND_LIMITS"] = "10/minute"
+    start = threading.Barrier(3)
+    errors = []
+
+    def request_code():
+        with app.test_request_context():
+            start.wait()
+            try:
+                send_code("verify_email", "pat@example.com")
+            except Exception as exc:  # noqa: BLE001 - the test reports any failure
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=request_code) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count()).select_from(VerificationCode)).scalar_one() == 1
+        codes = {m["body"] for m in mailbox.to("pat@example.com")}
+        assert len(codes) == 3
+        accepted = 0
+        for body in codes:
+            try:
+                check_code("verify_email", "pat@example.com", mailbox.CODE.search(body).group(1))
+                accepted += 1
+            except InvalidCode:
+                pass
+        assert accepted == 1
