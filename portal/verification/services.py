@@ -131,23 +131,25 @@ def _check_code(purpose: str, destination: str, code: str, user_id: int | None) 
     if row.expires_at <= utcnow():
         raise InvalidCode(_("This verification code has expired. Please request a new one."))
 
+    row_id, code_hash, tries_before = row.id, row.code_hash, row.attempts
     # Claim a guess before comparing: concurrent guesses can never exceed MAX_ATTEMPTS.
     claimed = db.session.execute(
         update(VerificationCode)
-        .where(VerificationCode.id == row.id, VerificationCode.code_hash == row.code_hash,
+        .where(VerificationCode.id == row_id, VerificationCode.code_hash == code_hash,
                VerificationCode.used_at.is_(None), VerificationCode.attempts < MAX_ATTEMPTS)
         .values(attempts=VerificationCode.attempts + 1)
     ).rowcount
     db.session.commit()
+    dead = _("Too many wrong attempts: this code no longer works. Please request a new one.")
     if not claimed:
-        raise InvalidCode(_("Too many wrong attempts: this code no longer works. Please request a new one."))
+        raise InvalidCode(dead)
 
-    if not hmac.compare_digest(row.code_hash, _code_hash(purpose, destination, user_id, code)):
-        raise InvalidCode(_("The verification code is incorrect."))
+    if not hmac.compare_digest(code_hash, _code_hash(purpose, destination, user_id, code)):
+        raise InvalidCode(dead if tries_before + 1 >= MAX_ATTEMPTS else _("The verification code is incorrect."))
 
     consumed = db.session.execute(
         update(VerificationCode)
-        .where(VerificationCode.id == row.id, VerificationCode.code_hash == row.code_hash,
+        .where(VerificationCode.id == row_id, VerificationCode.code_hash == code_hash,
                VerificationCode.used_at.is_(None))
         .values(used_at=utcnow())
     ).rowcount
