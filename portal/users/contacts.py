@@ -214,14 +214,19 @@ def set_primary_email(user: User, email: Email, old_code: str | None = None) -> 
         raise ContactError(_("Only a verified email address can be the primary one."), "code")
     if not can_change_primary_email(user):
         raise ContactError(_("Your primary email can only be changed by support."), "code")
-    old = user.primary_email
     if primary_change_needs_old_code(user):
-        check_code_from(CHANGE_EMAIL, old.address, old_code, user, "code")
-    if old is not None:
-        old.is_primary = False
-        db.session.flush()
-    email.is_primary = True
+        check_code_from(CHANGE_EMAIL, user.primary_email.address, old_code, user, "code")
+    _make_primary(user, email)
     db.session.commit()
+
+
+def _make_primary(user: User, email: Email) -> None:
+    # One statement over all the user's rows: concurrent changes leave exactly one primary. The
+    # caller commits, which reloads what the session holds.
+    db.session.execute(
+        db.update(Email).where(Email.user_id == user.id).values(is_primary=(Email.id == email.id)),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def remove_email(user: User, email: Email) -> None:
@@ -323,9 +328,9 @@ def set_contact_by_operator(user: User, email: str | None = None, phone: str | N
             db.session.add(existing)
         if old is not None and old is not existing:
             user.emails.remove(old)
-            db.session.flush()
-        existing.is_primary = True
         existing.verified_at = existing.verified_at or utcnow()
+        db.session.flush()
+        _make_primary(user, existing)
     if new_phone:
         user.phone = new_phone
         user.phone_verified_at = utcnow()

@@ -166,3 +166,38 @@ def test_resend_code_answers_json_for_the_page_script(app, me, mailbox):
     # One code a minute per address: the second send is refused with a reason.
     assert response.status_code == 400
     assert response.json["ok"] is False and response.json["message"]
+
+
+def test_two_primary_changes_at_once_leave_exactly_one_primary(app, users):
+    from portal.users import contacts
+    from portal.timeutil import utcnow
+
+    # An unverified primary is replaced without a code, so both threads reach the change.
+    user_id = users.create("ivy", verified=False)
+    with app.app_context():
+        for address in ("ivy2@example.com", "ivy3@example.com"):
+            db.session.add(Email(user_id=user_id, address=address, address_key=address, verified_at=utcnow()))
+        db.session.commit()
+        candidates = [_email_id(app, "ivy2@example.com"), _email_id(app, "ivy3@example.com")]
+    barrier = threading.Barrier(2)
+
+    def promote(email_id):
+        with app.test_request_context():
+            user = db.session.get(User, user_id)
+            email = db.session.get(Email, email_id)
+            user.emails  # noqa: B018
+            barrier.wait()
+            try:
+                contacts.set_primary_email(user, email)
+            except contacts.ContactError:
+                pass  # the other one won first and its address is now verified primary
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=promote, args=(i,)) for i in candidates]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    primaries = [a for a, (primary, _v) in _emails(app, user_id).items() if primary]
+    assert len(primaries) == 1
