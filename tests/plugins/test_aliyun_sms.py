@@ -73,13 +73,22 @@ def test_aliyun_refusals_become_delivery_errors_naming_the_code(
 def test_a_stale_timestamp_and_a_replayed_nonce_are_refused(sandbox):
     settings = _settings(sandbox)
     stale = signed_params(settings, SEND, now=datetime.now(timezone.utc) - timedelta(minutes=20))
-    answer = requests.get(settings["endpoint"], params=stale, timeout=10)
+    answer = requests.post(settings["endpoint"], data=stale, timeout=10)
     assert (answer.status_code, answer.json()["Code"]) == (400, "InvalidTimeStamp.Expired")
 
     fresh = signed_params(settings, SEND)
-    assert requests.get(settings["endpoint"], params=fresh, timeout=10).json()["Code"] == "OK"
-    replayed = requests.get(settings["endpoint"], params=fresh, timeout=10)
+    assert requests.post(settings["endpoint"], data=fresh, timeout=10).json()["Code"] == "OK"
+    replayed = requests.post(settings["endpoint"], data=fresh, timeout=10)
     assert (replayed.status_code, replayed.json()["Code"]) == (400, "SignatureNonceUsed")
+
+
+def test_the_signature_covers_the_http_method(sandbox):
+    settings = _settings(sandbox)
+    signed_for_post = signed_params(settings, dict(SEND, PhoneNumbers="13500135000"))
+    answer = requests.get(settings["endpoint"], params=signed_for_post, timeout=10)
+    assert (answer.status_code, answer.json()["Code"]) == (400, "SignatureDoesNotMatch")
+    signed_for_get = signed_params(settings, dict(SEND, PhoneNumbers="13500135000"), method="GET")
+    assert requests.get(settings["endpoint"], params=signed_for_get, timeout=10).json()["Code"] == "OK"
 
 
 def test_aliyun_flow_control_refuses_a_second_sms_within_a_minute(sandbox):
