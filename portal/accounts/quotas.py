@@ -19,6 +19,7 @@ from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import localized
 from portal.plugins import hook
+from portal.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,15 @@ def find_resource(key: str) -> Resource:
     raise QuotaExceeded(_("Unknown resource %(key)s.", key=key))
 
 
-def _insert_ignoring_duplicates(model, rows: list[dict]):
-    """INSERT ... ON CONFLICT DO NOTHING: the unique key decides, whoever comes second."""
+def _insert_ignoring_duplicates(model, rows: list[dict]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING: the unique key decides, whoever comes second.
+
+    Returns how many rows were inserted (RETURNING, as drivers disagree on rowcount here)."""
     dialect = db.session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    return db.session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    table = model.__table__
+    statement = insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
+    return len(db.session.execute(statement).all())
 
 
 def ensure_rows(account_id: int) -> None:
@@ -195,9 +200,10 @@ def grant_bonus(account_id: int, grants: dict[str, int], reason: str, key: str) 
         raise QuotaExceeded(_("A bonus needs a key of at most 128 characters."))
     inserted = _insert_ignoring_duplicates(
         QuotaBonus,
-        [{"key": key, "account_id": account_id, "grants": dict(grants), "reason": reason[:255]}],
+        [{"key": key, "account_id": account_id, "grants": dict(grants), "reason": reason[:255],
+          "created_at": utcnow()}],
     )
-    if inserted.rowcount != 1:
+    if inserted != 1:
         return False
     ensure_rows(account_id)
     for resource_key, amount in grants.items():

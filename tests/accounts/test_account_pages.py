@@ -228,3 +228,11 @@ def test_account_info_sql_count_does_not_grow_with_members(app, users):
     print(f"\naccount-info SQL statements: 1 member {with_one}, 50 members {with_fifty}")
     assert with_fifty == with_one
     assert with_fifty <= 12
+
+
+def test_account_info_in_chinese(app, world):
+    clients, accounts = world
+    clients["bob"].submit("/account/switch", {"account_id": accounts["acme"]}, page="/account/info")
+    page = clients["bob"].get("/account/info", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    for words in ("组织账户", "账户余额", "账户配额", "项目", "容器实例", "服务实例", "剩余", "试用套餐"):
+        assert words in page, words
