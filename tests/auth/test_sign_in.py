@@ -180,3 +180,13 @@ def test_a_hash_with_old_parameters_is_upgraded_at_sign_in(app, client, alice):
     assert sign_in(client, "alice").status_code == 302
     with app.app_context():
         assert "m=19456,t=2,p=1" in db.session.get(User, alice).password_hash
+
+
+def test_a_protected_page_sends_visitors_to_sign_in_and_back(client, alice):
+    response = client.get("/user/emails")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/sign-in?next=")
+    page = client.get(response.headers["Location"])
+    assert 'name="next" type="hidden" value="/user/emails"' in page.get_data(as_text=True)
+    response = sign_in(client, "alice", next="/user/emails")
+    assert response.headers["Location"] == "/user/emails"

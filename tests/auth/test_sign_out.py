@@ -99,3 +99,13 @@ def test_a_forged_session_id_is_no_one(client, users):
         with client.session_transaction() as session:
             session["_user_id"] = forged
         assert not is_signed_in(client)
+
+
+def test_a_session_cookie_expires_twelve_hours_after_sign_in(client, users, monkeypatch):
+    from itsdangerous.timed import TimestampSigner
+
+    users.create("alice")
+    users.sign_in(client, "alice")
+    issued = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: issued(self) + 12 * 3600 + 60)
+    assert not is_signed_in(client)
