@@ -33,7 +33,7 @@ def test_callback_without_state_is_refused(app, provider_browser):
     code = query(location)["code"]
     response = browser.client.get(f"/identities/github/callback?code={code}")
     assert response.status_code == 400
-    assert "expired or was already used" in response.get_data(as_text=True)
+    assert "已过期或已被使用" in response.get_data(as_text=True)
     assert counts(app) == (0, 0)
 
 
@@ -86,7 +86,7 @@ def test_reused_code_is_refused_by_the_provider(app, provider, provider_browser)
     state = query(browser.start(provider, "sign-in"))["state"]
     replay = browser.client.get(f"/identities/{provider}/callback?code={query(location)['code']}&state={state}")
     assert replay.status_code == 400
-    assert "The provider refused" in replay.get_data(as_text=True)
+    assert "第三方拒绝了请求" in replay.get_data(as_text=True)
     assert counts(app) == (1, 1)
 
 
@@ -102,7 +102,7 @@ def test_provider_error_is_shown_and_changes_nothing(app, member):
 def test_denied_consent_on_sign_in_says_so(app, provider_browser):
     response = provider_browser().sign_in("coding", "deny")
     assert response.status_code == 400
-    assert "You declined" in response.get_data(as_text=True)
+    assert "拒绝了授权" in response.get_data(as_text=True)
     assert counts(app) == (0, 0)
 
 

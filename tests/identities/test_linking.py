@@ -36,7 +36,7 @@ def test_linking_a_second_account_of_the_same_provider_is_refused(app, member):
     assert browser.link("github", "alice").status_code == 302
     refused = browser.link("github", "bob")
     assert refused.status_code == 409
-    assert "already linked a GitHub account" in refused.get_data(as_text=True)
+    assert "已绑定了一个GitHub账户" in refused.get_data(as_text=True)
     assert identities_of(app, user_id) == {"github": ("5830001", "Alice Wang")}
 
 
@@ -46,7 +46,7 @@ def test_account_linked_to_someone_else_is_refused_with_a_clear_message(app, use
     other_client, other_id = users.signed_in_client()
     refused = provider_browser(other_client).link("bitbucket", "bob")
     assert refused.status_code == 409
-    assert "already linked to another Portal user" in refused.get_data(as_text=True)
+    assert "已绑定到其他用户" in refused.get_data(as_text=True)
     assert identities_of(app, other_id) == {}
 
 
@@ -89,7 +89,7 @@ def test_user_without_password_keeps_at_least_one_way_to_sign_in(app, provider_b
     assert browser.client.submit("/identities/github/unlink", page="/identities/").status_code == 302
     refused = browser.client.submit("/identities/bitbucket/unlink", page="/identities/")
     assert refused.status_code == 409
-    assert "only way to sign in" in refused.get_data(as_text=True)
+    assert "唯一的登录方式" in refused.get_data(as_text=True)
     with app.app_context():
         user = db.session.scalar(db.select(User))
         assert user.password_hash is None
@@ -132,3 +132,13 @@ def test_only_post_with_csrf_starts_a_link(member):
     browser, _ = member
     assert browser.client.get("/identities/github/link").status_code == 405
     assert browser.client.post("/identities/github/link").status_code == 400
+
+
+def test_messages_follow_the_reader_language(member, provider_browser, users):
+    browser, _ = member
+    browser.link("github", "alice")
+    other_client, _ = users.signed_in_client()
+    with other_client.session_transaction() as session:
+        session["locale"] = "en"
+    refused = provider_browser(other_client).link("github", "alice")
+    assert "already linked to another Portal user" in refused.get_data(as_text=True)

@@ -67,7 +67,7 @@ def no_github_sign_up(portal_config):
 def test_operator_can_turn_off_sign_up_per_provider(no_github_sign_up, app, provider_browser):
     refused = provider_browser().sign_in("github", "alice")
     assert refused.status_code == 403
-    assert "No Portal account is linked" in refused.get_data(as_text=True)
+    assert "没有用户绑定该GitHub账户" in refused.get_data(as_text=True)
     assert all_users(app) == []
     assert provider_browser().sign_in("bitbucket", "alice").status_code == 302
 
@@ -86,7 +86,7 @@ def test_disabled_user_cannot_sign_in_with_a_provider(app, member, provider_brow
         db.session.commit()
     refused = provider_browser().sign_in("github", "alice")
     assert refused.status_code == 403
-    assert "disabled" in refused.get_data(as_text=True)
+    assert "已被停用" in refused.get_data(as_text=True)
 
 
 def test_sign_in_page_offers_every_provider(client):
