@@ -48,7 +48,12 @@ def account_name(account) -> str:
 
 
 def _notify_url(channel_name: str) -> str:
-    return url_for("billing.notify", channel=channel_name, _external=True)
+    # BILLING_NOTIFY_BASE_URL: where the channels reach this portal when that is not the host the
+    # user's browser used (an internal hostname, a tunnel); default: the request's own host.
+    base = current_app.config.get("BILLING_NOTIFY_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for("billing.notify", channel_name=channel_name)
+    return url_for("billing.notify", channel_name=channel_name, _external=True)
 
 
 def _description(account) -> str:

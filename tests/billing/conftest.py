@@ -29,3 +29,43 @@ def make_account(app):
             return account.id
 
     return make
+
+
+@pytest.fixture
+def live_portal(app):
+    """The app on a real HTTP server, so the sandbox's channels can deliver notifications to it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["BILLING_NOTIFY_BASE_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="portal-http")
+    thread.start()
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def fast_notifications(sandbox):
+    """The channels' retry schedules, a thousand times faster."""
+    sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
+    yield
+    sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
+    sandbox.clock_offset = 0
+
+
+@pytest.fixture
+def payer(app, users):
+    """A signed-in client and the id of its personal account."""
+    from portal.accounts.access import personal_account
+    from portal.users.models import User
+    from portal.extensions import db
+
+    client, user_id = users.signed_in_client()
+    with app.app_context():
+        account_id = personal_account(db.session.get(User, user_id)).id
+    client.account_id = account_id
+    return client

@@ -1,0 +1,127 @@
+"""The recharge page: which account, how much, which channel; and who may recharge at all."""
+from __future__ import annotations
+
+import pytest
+
+
+def _orders(app, account_id):
+    from portal.billing import orders
+
+    with app.app_context():
+        return orders.history(account_id)
+
+
+def test_recharge_page_names_the_account_and_offers_both_channels(payer):
+    page = payer.get("/billing/recharge").get_data(as_text=True)
+
+    assert 'id="billing-account"' in page and "user" in page
+    assert 'value="wechatpay"' in page and 'value="alipay"' in page
+
+
+@pytest.mark.parametrize(
+    "amount, message",
+    [
+        ("", "Enter an amount."),
+        ("0", "at least 0.01 yuan"),
+        ("-1", "at most 2 decimals"),
+        ("0.001", "at most 2 decimals"),
+        ("1e309", "at most 2 decimals"),
+        ("NaN", "at most 2 decimals"),
+        ("1_000", "at most 2 decimals"),
+        ("１０００", "at most 2 decimals"),
+        ("50000.01", "at most 50,000.00 yuan"),
+    ],
+)
+def test_bad_amounts_are_refused_with_a_reason_and_create_nothing(app, payer, amount, message):
+    payer.set_cookie("locale", "en")
+    response = payer.submit("/billing/recharge", {"amount": amount, "channel": "wechatpay"},
+                            headers={"Accept-Language": "en"})
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _orders(app, payer.account_id) == []
+
+
+def test_an_unknown_channel_is_refused(app, payer):
+    response = payer.submit("/billing/recharge", {"amount": "10", "channel": "paypal"})
+
+    assert response.status_code == 400
+    assert 'id="channel-error"' in response.get_data(as_text=True)
+    assert _orders(app, payer.account_id) == []
+
+
+def test_recharge_without_csrf_token_is_refused(app, payer):
+    response = payer.post("/billing/recharge", data={"amount": "10", "channel": "wechatpay"})
+
+    assert response.status_code == 400
+    assert _orders(app, payer.account_id) == []
+
+
+def test_recharge_needs_sign_in(client):
+    response = client.get("/billing/recharge")
+
+    assert response.status_code in (302, 401)
+
+
+def _org_with_member(app, users, role):
+    """An organization owned by a new user, with a signed-in client for a member of ``role``."""
+    from portal.extensions import db
+    from portal.orgs import services as orgs
+    from portal.users.models import User
+
+    owner_id = users.create()
+    client, member_id = users.signed_in_client()
+    with app.app_context():
+        owner, member = db.session.get(User, owner_id), db.session.get(User, member_id)
+        org = orgs.create_organization(owner, f"org{owner_id}", f"Org {owner_id}")
+        invitation = orgs.invite(org, owner, member.username, role)
+        orgs.accept_invitation(invitation.id, member)
+        account_id = orgs.org_account(org).id
+    with client.session_transaction() as session:
+        session["account_id"] = account_id
+    return client, account_id
+
+
+def test_a_plain_member_cannot_recharge_the_organization(app, users):
+    client, account_id = _org_with_member(app, users, "member")
+
+    page = client.get("/billing/recharge", headers={"Accept-Language": "en"})
+    assert page.status_code == 403
+    assert 'id="billing-forbidden"' in page.get_data(as_text=True)
+
+    posted = client.post("/billing/recharge", data={"amount": "10", "channel": "wechatpay",
+                                                    "csrf_token": client.csrf_token("/billing/history")})
+    assert posted.status_code == 403
+    assert _orders(app, account_id) == []
+
+
+def test_others_orders_are_not_found(app, payer, users):
+    from portal.billing import orders
+
+    with app.app_context():
+        order_id = orders.open_order(payer.account_id, "wechatpay", 1000).id
+    stranger, _ = users.signed_in_client()
+
+    assert stranger.get(f"/billing/orders/{order_id}").status_code == 404
+    assert stranger.get(f"/billing/orders/{order_id}/status").status_code == 404
+    token = stranger.csrf_token("/billing/history")
+    assert stranger.post(f"/billing/orders/{order_id}/pay", data={"csrf_token": token}).status_code == 404
+    assert payer.get(f"/billing/orders/{order_id}/status").json["state"] == "pending"
+
+
+def test_history_pages_newest_first_with_a_keyset_cursor(app, payer):
+    from portal.billing import orders
+
+    with app.app_context():
+        ids = [orders.open_order(payer.account_id, "alipay", 100 + i).id for i in range(25)]
+
+    first = payer.get("/billing/history").get_data(as_text=True)
+    shown = [i for i in ids if f'data-order-id="{i}"' in first]
+    assert shown == ids[5:]
+    assert first.index(f'data-order-id="{ids[-1]}"') < first.index(f'data-order-id="{ids[5]}"')
+    assert f"/billing/history?before={ids[5]}" in first
+
+    second = payer.get(f"/billing/history?before={ids[5]}").get_data(as_text=True)
+    assert [i for i in ids if f'data-order-id="{i}"' in second] == ids[:5]
+    assert 'id="billing-next"' not in second
+    assert payer.get("/billing/history?before=abc").status_code == 400
