@@ -121,6 +121,7 @@ def test_altered_or_incomplete_notifications_are_rejected(channel, sandbox, sink
         ({k: v for k, v in headers.items() if k != "Wechatpay-Signature-Type"}, body),
         ({k: v for k, v in headers.items() if k != "Wechatpay-Timestamp"}, body),
         ({**headers, "Wechatpay-Serial": "PUB_KEY_ID_0000000000"}, body),
+        ({**headers, "Wechatpay-Serial": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"}, body),
         (headers, b"not json"),
         ({}, b""),
     ]

@@ -101,6 +101,9 @@ class WeChatPayChannel:
         signed = {name: received.get(name.lower(), "") for name in SIGNED_HEADERS}
         if signed["Wechatpay-Signature"].startswith(SIGNTEST_PREFIX):
             raise NotificationError("signature probe (WECHATPAY/SIGNTEST/)")
+        if signed["Wechatpay-Serial"] != self.settings["platform_public_key_id"]:
+            # Checked before the SDK, which would fetch platform certificates for any other serial.
+            raise NotificationError(f"unknown platform key {signed['Wechatpay-Serial']!r}")
         try:
             age = time.time() - int(signed["Wechatpay-Timestamp"])
         except ValueError as exc:

@@ -1,4 +1,4 @@
-"""Alipay OpenAPI gateway (``/alipay/gateway.do``): face-to-face precreate, query, close, notifications.
+"""Alipay OpenAPI gateway at /alipay/gateway.do: face-to-face precreate, query, close, RSA2 both ways.
 
 Requests are verified like the real gateway does (RSA2 over the sorted raw parameters, app key);
 responses are signed with the platform key over the exact bytes of the inner object as embedded.

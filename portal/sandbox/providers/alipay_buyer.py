@@ -1,5 +1,7 @@
-"""The Alipay buyer: scanning a precreated QR code (the trade starts to exist), paying, the signed
-form notification it triggers, and the phone-like page behind the QR code (``/alipay/qr/<token>``).
+"""Alipay buyer's phone: open /alipay/qr/ (or the QR code's link) to scan and pay an order.
+
+Scanning a precreated QR code (the trade starts to exist), paying, the signed form notification it
+triggers, and the phone-like page behind the QR code (``/alipay/qr/<token>``).
 """
 
 from __future__ import annotations

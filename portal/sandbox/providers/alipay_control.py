@@ -1,5 +1,4 @@
-"""Control API for the Alipay sandbox (JSON over HTTP, for tests): scan, pay, close, expire,
-notification faults and log, clock offset.
+"""Alipay control API for tests at /_sandbox/alipay: scan, pay, close, expire, faults, log, clock.
 
 - ``POST /_sandbox/alipay/pay {"out_trade_no", "amount"?, "faults"?}``: the buyer scans and pays
   (optionally a different amount, in fen); ``faults`` (``portal.sandbox.notify.Faults``) shape the

@@ -1,4 +1,4 @@
-"""WeChat Pay API v3 (Native): signed requests and responses, orders, encrypted payment notifications.
+"""WeChat Pay API v3 (Native) at /wxpay: signed requests and responses, orders, query, close.
 
 Mounted at ``/wxpay`` (api.mch.weixin.qq.com). Requests are verified like the real gateway does
 (merchant key over the path that follows the base URL, +-300 s); every response is signed with the

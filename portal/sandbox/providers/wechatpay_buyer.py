@@ -1,5 +1,7 @@
-"""The WeChat Pay buyer: paying an order, the encrypted payment notification it triggers, and the
-phone-like page behind the QR code (``weixin://wxpay/bizpayurl?pr=<token>`` -> ``/wxpay/_scan/<token>``).
+"""WeChat Pay buyer's phone: open /wxpay/_scan/ to scan and pay an order (Pay sends the notification).
+
+Paying an order, the encrypted payment notification it triggers, and the phone-like page behind the
+QR code (``weixin://wxpay/bizpayurl?pr=<token>`` -> ``/wxpay/_scan/<token>``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Control API for the WeChat Pay sandbox (JSON over HTTP, for tests): scan, pay, close, expire,
-notification faults and log, clock offset.
+"""WeChat Pay control API for tests at /_sandbox/wxpay: pay, close, expire, faults, log, clock.
 
 - ``POST /_sandbox/wxpay/pay {"out_trade_no", "amount"?, "faults"?}``: the buyer pays (optionally a
   different amount in fen); ``faults`` (see ``portal.sandbox.notify.Faults``) shape the notification.
