@@ -1,6 +1,7 @@
 """The WeChat bonus: 2 projects, 1 container instance and 1 service instance on the personal
 account, once per portal user and once per WeChat account, ever (seen in 账户信息's quota table)."""
 import re
+import threading
 
 import pytest
 
@@ -91,6 +92,31 @@ def test_the_bonus_is_recorded_under_both_keys(app, member):
         identity = db.session.scalar(db.select(Identity).filter_by(provider="wechat"))
         keys = set(db.session.scalars(db.select(QuotaBonus.key)))
         assert keys == {f"wechat-bonus:user:{identity.user_id}", f"wechat-bonus:wechat:{identity.subject}"}
+
+
+def test_two_users_linking_the_same_wechat_account_at_once_get_one_bonus(app, users):
+    from portal.accounts.models import QuotaBonus
+    from portal.extensions import db
+
+    browsers = [ProviderBrowser(users.signed_in_client()[0]) for _ in range(2)]
+    before = [limits(b.client) for b in browsers]
+    locations = [b.consent(b.start("wechat"), "zhang") for b in browsers]
+    statuses = {}
+
+    def finish(index):
+        statuses[index] = browsers[index].back_to_portal(locations[index]).status_code
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses.values()) == [302, 409]
+    winner = next(i for i, status in statuses.items() if status == 302)
+    after = [limits(b.client) for b in browsers]
+    assert after[winner] == plus_bonus(before[winner]) and after[1 - winner] == before[1 - winner]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(QuotaBonus)) == 2
 
 
 class TestTurnedOff:
