@@ -110,10 +110,18 @@ class Notifier:
         return float(self.sandbox.app.config.get("NOTIFY_TIME_SCALE", default_time_scale()))
 
     def deliver(self, notification: Notification) -> None:
-        threading.Thread(target=self._run, args=(notification,), daemon=True, name="sandbox-notify").start()
+        threading.Thread(
+            target=self._run, args=(notification, self._stopping), daemon=True, name="sandbox-notify"
+        ).start()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def cancel_pending(self) -> None:
+        """Stop retrying everything sent so far (between tests, so no retry reaches a later receiver)."""
+        with self._lock:
+            stopping, self._stopping = self._stopping, threading.Event()
+        stopping.set()
 
     def entries(self, out_trade_no: str | None = None) -> list[dict]:
         with self._lock:
@@ -134,13 +142,13 @@ class Notifier:
             faults=["replay"],
         )
 
-    def _run(self, notification: Notification) -> None:
+    def _run(self, notification: Notification, stopping: threading.Event) -> None:
         faults = notification.faults
-        if faults.delay and self._stopping.wait(faults.delay):
+        if faults.delay and stopping.wait(faults.delay):
             return
         first_send = True
         for attempt, wait in enumerate((0,) + self.schedule, start=1):
-            if wait and self._stopping.wait(wait * self.time_scale()):
+            if wait and stopping.wait(wait * self.time_scale()):
                 return
             if faults.drop == -1 or attempt <= faults.drop:
                 self._record(
@@ -281,6 +289,11 @@ def add_control_routes(bp, prefix: str, provider: str) -> None:
     @bp.get(prefix + "/notifications")
     def notifications():
         return jsonify(notifier().entries(request.args.get("out_trade_no")))
+
+    @bp.post(prefix + "/notifications/cancel")
+    def cancel():
+        notifier().cancel_pending()
+        return jsonify(cancelled=True)
 
     @bp.post(prefix + "/notifications/<int:entry_id>/replay")
     def replay(entry_id):

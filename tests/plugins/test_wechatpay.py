@@ -32,6 +32,7 @@ def sink(sandbox):
     receiver = NotificationSink(200, b'{"code": "SUCCESS"}', "application/json")
     yield receiver
     receiver.close()
+    requests.post(f"{sandbox.url}/_sandbox/wxpay/notifications/cancel", timeout=10)
     sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
     sandbox.clock_offset = 0
 

@@ -80,6 +80,7 @@ class App:
 def app_client(sandbox):
     sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
     yield App(sandbox)
+    requests.post(f"{sandbox.url}/_sandbox/alipay/notifications/cancel", timeout=10)
     sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
     sandbox.clock_offset = 0
 

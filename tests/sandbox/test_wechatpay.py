@@ -83,6 +83,7 @@ class Merchant:
 def merchant(sandbox):
     sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
     yield Merchant(sandbox)
+    requests.post(f"{sandbox.url}/_sandbox/wxpay/notifications/cancel", timeout=10)
     sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
     sandbox.clock_offset = 0
 
@@ -289,3 +290,17 @@ def test_the_phone_page_scans_and_pays(merchant, sandbox):
     assert paid.status_code == 200 and "支付成功" in paid.text
     assert order["out_trade_no"] in requests.get(f"{sandbox.url}/wxpay/_scan/", timeout=10).text
     assert requests.get(f"{sandbox.url}/wxpay/_scan/unknown", timeout=10).status_code == 404
+
+
+def test_delayed_notifications_arrive_and_cancelled_retries_stop(merchant, sandbox, sink):
+    order = merchant.order(notify_url=sink.url)
+    merchant.create(order)
+    control(sandbox, "pay", out_trade_no=order["out_trade_no"], faults={"delay": 0.2})
+    wait_until(lambda: sink.received)
+    sink.answer(503)
+    unacked = merchant.order(notify_url=sink.url)
+    merchant.create(unacked)
+    control(sandbox, "pay", out_trade_no=unacked["out_trade_no"], faults={"drop": -1})
+    wait_until(lambda: len(notifications(sandbox, unacked["out_trade_no"])) >= 2)
+    assert all(e["dropped"] for e in notifications(sandbox, unacked["out_trade_no"]))
+    assert control(sandbox, "notifications/cancel").json() == {"cancelled": True}
