@@ -69,3 +69,28 @@ def payer(app, users):
         account_id = personal_account(db.session.get(User, user_id)).id
     client.account_id = account_id
     return client
+
+
+@pytest.fixture
+def org_member(app, users):
+    """``org_member(role)`` -> (a signed-in client of a ``role`` member whose current account is a new
+    organization's, that account's id)."""
+
+    def make(role):
+        from portal.extensions import db
+        from portal.orgs import services as orgs
+        from portal.users.models import User
+
+        owner_id = users.create()
+        client, member_id = users.signed_in_client()
+        with app.app_context():
+            owner, member = db.session.get(User, owner_id), db.session.get(User, member_id)
+            org = orgs.create_organization(owner, f"org{owner_id}", f"Org {owner_id}")
+            invitation = orgs.invite(org, owner, member.username, role)
+            orgs.accept_invitation(invitation.id, member)
+            account_id = orgs.org_account(org).id
+        with client.session_transaction() as session:
+            session["account_id"] = account_id
+        return client, account_id
+
+    return make

@@ -63,27 +63,8 @@ def test_recharge_needs_sign_in(client):
     assert response.status_code in (302, 401)
 
 
-def _org_with_member(app, users, role):
-    """An organization owned by a new user, with a signed-in client for a member of ``role``."""
-    from portal.extensions import db
-    from portal.orgs import services as orgs
-    from portal.users.models import User
-
-    owner_id = users.create()
-    client, member_id = users.signed_in_client()
-    with app.app_context():
-        owner, member = db.session.get(User, owner_id), db.session.get(User, member_id)
-        org = orgs.create_organization(owner, f"org{owner_id}", f"Org {owner_id}")
-        invitation = orgs.invite(org, owner, member.username, role)
-        orgs.accept_invitation(invitation.id, member)
-        account_id = orgs.org_account(org).id
-    with client.session_transaction() as session:
-        session["account_id"] = account_id
-    return client, account_id
-
-
-def test_a_plain_member_cannot_recharge_the_organization(app, users):
-    client, account_id = _org_with_member(app, users, "member")
+def test_a_plain_member_cannot_recharge_the_organization(app, org_member):
+    client, account_id = org_member("member")
 
     page = client.get("/billing/recharge", headers={"Accept-Language": "en"})
     assert page.status_code == 403
