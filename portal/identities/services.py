@@ -52,11 +52,12 @@ def clean_identity(found: ProviderIdentity) -> ProviderIdentity:
         raise ProviderError(_("The provider did not say which account signed in."))
     name = "".join(ch for ch in str(found.name or "")[: NAME_MAX * 4] if ch.isprintable()).strip()
     avatar = str(found.avatar_url or "")
+    usable_avatar = avatar.startswith(("https://", "http://")) and len(avatar) <= AVATAR_URL_MAX
     email = str(found.email or "").strip()
     return ProviderIdentity(
         subject=subject,
         name=name[:NAME_MAX] or None,
-        avatar_url=avatar if avatar.startswith(("https://", "http://")) and len(avatar) <= AVATAR_URL_MAX else None,
+        avatar_url=avatar if usable_avatar else None,
         email=email if "@" in email and len(email) <= EMAIL_MAX and email.isprintable() else None,
     )
 

@@ -84,7 +84,8 @@ def test_reused_code_is_refused_by_the_provider(app, provider, provider_browser)
     assert browser.back_to_portal(location).status_code == 302
     # A fresh, valid state, but the code was already exchanged once.
     state = query(browser.start(provider, "sign-in"))["state"]
-    replay = browser.client.get(f"/identities/{provider}/callback?code={query(location)['code']}&state={state}")
+    used_code = query(location)["code"]
+    replay = browser.client.get(f"/identities/{provider}/callback?code={used_code}&state={state}")
     assert replay.status_code == 400
     assert "第三方拒绝了请求" in replay.get_data(as_text=True)
     assert counts(app) == (1, 1)

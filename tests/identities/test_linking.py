@@ -113,7 +113,7 @@ def test_link_finishing_after_sign_out_is_refused(app, member):
     assert identities_of(app, user_id) == {}
 
 
-def test_identity_linked_hook_knows_a_first_link_from_a_relink(app, users, member, provider_browser, linked_hook):
+def test_identity_linked_hook_knows_a_first_link_from_a_relink(users, member, provider_browser, linked_hook):
     browser, user_id = member
     browser.link("github", "alice")
     browser.client.submit("/identities/github/unlink", page="/identities/")

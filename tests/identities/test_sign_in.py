@@ -11,7 +11,8 @@ from portal.users.models import User
 
 def all_users(app):
     with app.app_context():
-        return [(u.username, u.password_hash is None) for u in db.session.scalars(db.select(User).order_by(User.id))]
+        found = db.session.scalars(db.select(User).order_by(User.id))
+        return [(u.username, u.password_hash is None) for u in found]
 
 
 def test_unknown_account_creates_a_passwordless_user_with_a_personal_account(app, provider_browser):

@@ -114,7 +114,8 @@ def redeem_code(store: dict, code: str | None, redirect_uri: str | None = None,
     if check_pkce and grant["code_challenge"]:
         digest = hashlib.sha256((verifier or "").encode()).digest()
         expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        if grant["code_challenge_method"] != "S256" or not secrets.compare_digest(expected, grant["code_challenge"]):
+        matches = secrets.compare_digest(expected, grant["code_challenge"])
+        if grant["code_challenge_method"] != "S256" or not matches:
             return None, "pkce"
     return grant, None
 
@@ -145,6 +146,7 @@ def avatar_svg(login: str) -> str:
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
         f'<rect width="96" height="96" fill="hsl({hue},60%,55%)"/>'
-        f'<text x="48" y="62" font-size="44" text-anchor="middle" fill="#fff" font-family="sans-serif">{letter}</text>'
+        '<text x="48" y="62" font-size="44" text-anchor="middle" fill="#fff" font-family="sans-serif">'
+        f"{letter}</text>"
         "</svg>"
     )

@@ -40,15 +40,20 @@ def bitbucket_uuid(persona: _oauth.Persona) -> str:
 @bp.route("/bb/site/oauth2/authorize", methods=["GET", "POST"])
 def authorize():
     args = request.values
+
+    def page(error=None):
+        return _oauth.consent_page("Bitbucket", _store(), args, request.path, error=error)
+
     if args.get("client_id") != _store()["client_id"]:
-        return _oauth.consent_page("Bitbucket", _store(), args, request.path, error="Invalid client_id.")
+        return page("Invalid client_id.")
     if args.get("response_type") != "code":
-        return _oauth.consent_page("Bitbucket", _store(), args, request.path, error="Unsupported response_type.")
+        return page("Unsupported response_type.")
     if request.method == "GET":
-        return _oauth.consent_page("Bitbucket", _store(), args, request.path)
+        return page()
     if args.get("decision") == "deny" or _oauth.persona(args.get("persona")) is None:
         return redirect(_oauth.with_query(args.get("redirect_uri"), error="access_denied",
-                                          error_description="The user denied access.", state=args.get("state")))
+                                          error_description="The user denied access.",
+                                          state=args.get("state")))
     code = _oauth.issue_code(_store(), args, args["persona"], CODE_LIFETIME)
     return redirect(_oauth.with_query(args.get("redirect_uri"), code=code, state=args.get("state")))
 
@@ -71,15 +76,15 @@ def access_token():
         if grant is None:
             return _error("invalid_grant", "Invalid refresh_token")
     elif grant_type == "authorization_code":
-        grant, _problem = _oauth.redeem_code(store, request.form.get("code"), request.form.get("redirect_uri"),
-                                             check_pkce=False)
+        grant, _problem = _oauth.redeem_code(store, request.form.get("code"),
+                                             request.form.get("redirect_uri"), check_pkce=False)
         if grant is None or grant["client_id"] != client_id:
             return _error("invalid_grant", "The authorization code is invalid or expired.")
     else:
         return _error("unsupported_grant_type", f"Unsupported grant type: {grant_type}")
     token, refresh_token = _oauth.issue_token(store, grant, "", refresh=True)
-    return jsonify(access_token=token, token_type="bearer", expires_in=TOKEN_SECONDS, refresh_token=refresh_token,
-                   scopes="account email", state=grant_type)
+    return jsonify(access_token=token, token_type="bearer", expires_in=TOKEN_SECONDS,
+                   refresh_token=refresh_token, scopes="account email", state=grant_type)
 
 
 def _persona_or_401():
@@ -95,7 +100,8 @@ def user():
     if error:
         return error
     body = {"type": "user", "uuid": bitbucket_uuid(persona), "account_id": f"5b{persona.number:022x}",
-            "nickname": persona.login, "display_name": persona.display_name(), "created_on": "2019-04-01T08:00:00+00:00",
+            "nickname": persona.login, "display_name": persona.display_name(),
+            "created_on": "2019-04-01T08:00:00+00:00",
             "links": {"avatar": {"href": persona.avatar(request.host_url + "bb-api")}}}
     if persona.without_id:
         del body["uuid"], body["account_id"]
@@ -107,7 +113,9 @@ def emails():
     persona, error = _persona_or_401()
     if error:
         return error
-    values = [{"type": "email", "email": persona.email, "is_primary": True, "is_confirmed": True}] if persona.email else []
+    values = []
+    if persona.email:
+        values.append({"type": "email", "email": persona.email, "is_primary": True, "is_confirmed": True})
     return jsonify(values=values, page=1, pagelen=10, size=len(values))
 
 

@@ -40,12 +40,17 @@ def coding_id(persona: _oauth.Persona) -> int:
 @bp.route("/coding/oauth_authorize.html", methods=["GET", "POST"])
 def authorize():
     args = request.values
+
+    def page(error=None):
+        return _oauth.consent_page("CODING", _store(), args, request.path, error=error)
+
     if args.get("client_id") != _store()["client_id"]:
-        return _oauth.consent_page("CODING", _store(), args, request.path, error="client_id 无效 (invalid client).")
+        return page("client_id 无效 (invalid client).")
     if request.method == "GET":
-        return _oauth.consent_page("CODING", _store(), args, request.path)
+        return page()
     if args.get("decision") == "deny" or _oauth.persona(args.get("persona")) is None:
-        return redirect(_oauth.with_query(args.get("redirect_uri"), error="access_denied", state=args.get("state")))
+        return redirect(_oauth.with_query(args.get("redirect_uri"), error="access_denied",
+                                          state=args.get("state")))
     code = _oauth.issue_code(_store(), args, args["persona"], CODE_LIFETIME)
     return redirect(_oauth.with_query(args.get("redirect_uri"), code=code, state=args.get("state"), team=TEAM,
                                       scope=args.get("scope")))
@@ -87,12 +92,14 @@ def _request_id() -> str:
 def open_api():
     persona = _oauth.bearer_persona(_store(), request.headers.get("Authorization"))
     if persona is None:
-        return jsonify(Response={"Error": {"Code": "AuthFailure", "Message": "token 无效"}, "RequestId": _request_id()})
+        return jsonify(Response={"Error": {"Code": "AuthFailure", "Message": "token 无效"},
+                                 "RequestId": _request_id()})
     action = (request.get_json(silent=True) or {}).get("Action")
     if action != "DescribeCodingCurrentUser":
         return jsonify(Response={"Error": {"Code": "InvalidAction", "Message": f"unknown Action {action!r}"},
                                  "RequestId": _request_id()})
-    user = {"Id": coding_id(persona), "GlobalKey": persona.login, "Name": persona.display_name() or persona.login,
+    user = {"Id": coding_id(persona), "GlobalKey": persona.login,
+            "Name": persona.display_name() or persona.login,
             "Avatar": persona.avatar(request.host_url + "coding"), "Email": persona.email or "",
             "EmailValidation": 1 if persona.email else 0, "Status": 1, "TeamId": 1}
     if persona.without_id:

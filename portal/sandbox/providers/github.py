@@ -13,7 +13,8 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from portal.sandbox.providers import _oauth
 
 CODE_LIFETIME = timedelta(minutes=10)
-DOCS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
+DOCS = ("https://docs.github.com/apps/managing-oauth-apps/"
+        "troubleshooting-oauth-app-access-token-request-errors")
 
 bp = Blueprint("sandbox_github", __name__)
 
@@ -39,17 +40,21 @@ def github_id(persona: _oauth.Persona) -> int:
 @bp.route("/gh/login/oauth/authorize", methods=["GET", "POST"])
 def authorize():
     args = request.values
+
+    def page(error=None):
+        return _oauth.consent_page("GitHub", _store(), args, request.path, error=error)
+
     if args.get("client_id") != _store()["client_id"]:
-        return _oauth.consent_page("GitHub", _store(), args, request.path, error="Application not found (unknown client_id).")
+        return page("Application not found (unknown client_id).")
     if args.get("code_challenge") and args.get("code_challenge_method") != "S256":
-        return _oauth.consent_page("GitHub", _store(), args, request.path, error="Only S256 is supported for PKCE.")
+        return page("Only S256 is supported for PKCE.")
     if request.method == "GET":
-        return _oauth.consent_page("GitHub", _store(), args, request.path)
+        return page()
     redirect_uri = args.get("redirect_uri")
     if args.get("decision") == "deny" or _oauth.persona(args.get("persona")) is None:
         return redirect(_oauth.with_query(
-            redirect_uri, error="access_denied", error_description="The user has denied your application access.",
-            error_uri=DOCS, state=args.get("state")))
+            redirect_uri, error="access_denied", error_uri=DOCS, state=args.get("state"),
+            error_description="The user has denied your application access."))
     code = _oauth.issue_code(_store(), args, args["persona"], CODE_LIFETIME)
     return redirect(_oauth.with_query(redirect_uri, code=code, state=args.get("state")))
 
@@ -71,11 +76,13 @@ def access_token():
     if request.authorization and request.authorization.type == "basic":
         client_id, secret = request.authorization.username, request.authorization.password
     if client_id != store["client_id"] or secret != store["client_secret"]:
-        return _token_error("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.")
+        return _token_error("incorrect_client_credentials",
+                            "The client_id and/or client_secret passed are incorrect.")
     grant, problem = _oauth.redeem_code(store, request.form.get("code"), request.form.get("redirect_uri"),
                                         request.form.get("code_verifier"))
     if problem == "redirect":
-        return _token_error("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.")
+        return _token_error("redirect_uri_mismatch",
+                            "The redirect_uri MUST match the registered callback URL for this application.")
     if grant is None or grant["client_id"] != client_id:
         return _token_error("bad_verification_code", "The code passed is incorrect or expired.")
     token, _ = _oauth.issue_token(store, grant, "gho_")
@@ -85,7 +92,9 @@ def access_token():
 def _user_or_401():
     persona = _oauth.bearer_persona(_store(), request.headers.get("Authorization"), ("bearer", "token"))
     if persona is None:
-        return None, (jsonify(message="Bad credentials", documentation_url="https://docs.github.com/rest", status="401"), 401)
+        body = jsonify(message="Bad credentials", documentation_url="https://docs.github.com/rest",
+                       status="401")
+        return None, (body, 401)
     return persona, None
 
 
