@@ -25,6 +25,22 @@ class SignInError(ValueError):
         self.message = message
 
 
+def sign_up(username: str, email: str, password: str) -> tuple[User, bool]:
+    """Register a user (raises users.RegistrationError) and send the code that verifies their email.
+
+    Returns the user and whether the code went out; a delivery failure does not undo the sign-up,
+    the user can ask for another code in the user center."""
+    user = users.register_user(username, email, password)
+    from portal.users.contacts import ContactError, send_email_code
+
+    try:
+        send_email_code(user, user.primary_email)
+    except ContactError as exc:
+        log.warning("verification code for new user %s not sent: %s", user.id, exc.message)
+        return user, False
+    return user, True
+
+
 def invalid_credentials() -> SignInError:
     # One message for a wrong password, an unknown login, a disabled account and an account
     # without a password, so the answer never tells which logins exist.

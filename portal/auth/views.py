@@ -61,13 +61,17 @@ def sign_up():
             form.form_errors.append(services.too_many_attempts().message)
         else:
             try:
-                user = users.register_user(form.username.data, form.email.data, form.password.data)
+                user, code_sent = services.sign_up(form.username.data, form.email.data, form.password.data)
             except users.RegistrationError as exc:
                 getattr(form, exc.field).errors.append(exc.message)
             else:
                 _start_session(user)
-                flash(_("Welcome! Verify your email address in the user center."), "success")
-                return redirect(_home())
+                if code_sent:
+                    flash(_("Welcome! Enter the code we sent to %(address)s to verify your email.",
+                            address=user.primary_email.address), "success")
+                else:
+                    flash(_("Welcome! Verify your email address in the user center."), "success")
+                return redirect(url_for("users.emails"))
     return render_template("auth/sign_up.html", form=form), 400 if form.errors else 200
 
 

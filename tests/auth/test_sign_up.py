@@ -28,14 +28,20 @@ def test_sign_up_page_explains_the_username_alphabet(client):
     assert "3-32 个字符" in html and 'name="confirm"' in html
 
 
-def test_sign_up_creates_the_user_and_signs_them_in(app, client):
+def test_sign_up_creates_the_user_signs_them_in_and_sends_the_email_code(app, client, mailbox):
     response = sign_up(client)
-    assert response.status_code == 302 and response.headers["Location"] == "/user/profile"
+    assert response.status_code == 302 and response.headers["Location"] == "/user/emails"
     assert client.get("/auth/sign-in").status_code == 302
+    assert "alice@example.com" in client.get("/user/emails").get_data(as_text=True)
+    code = mailbox.last_code("alice@example.com")
+    with app.app_context():
+        email_id = db.session.scalar(sa.select(Email.id))
+    client.submit(f"/user/emails/{email_id}/verify", {"code": code}, page="/user/emails")
+    with app.app_context():
+        assert db.session.get(Email, email_id).is_verified
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.username == "alice"))
         assert user.primary_email.address == "alice@example.com"
-        assert not user.primary_email.is_verified
         assert db.session.scalar(sa.select(Account).where(Account.user_id == user.id)) is not None
 
 
@@ -112,3 +118,20 @@ def test_sign_ups_are_limited_per_ip(app, client):
     response = sign_up(client, username="onemore", email="onemore@example.com")
     assert response.status_code == 400 and "尝试次数过多" in response.get_data(as_text=True)
     assert users_in_database(app) == 20
+
+
+@pytest.fixture
+def no_email_delivery(portal_config):
+    portal_config["PLUGINS_DISABLED"] = ("smtp",)
+    return portal_config
+
+
+def test_a_code_that_cannot_be_delivered_does_not_undo_the_sign_up(no_email_delivery, app, client):
+    response = client.submit(
+        "/auth/sign-up",
+        {"username": "alice", "email": "alice@example.com", "password": DEFAULT_PASSWORD, "confirm": DEFAULT_PASSWORD},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "请在用户中心验证您的邮箱" in response.get_data(as_text=True)
+    assert users_in_database(app) == 1
