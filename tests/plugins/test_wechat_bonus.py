@@ -1,5 +1,6 @@
 """The WeChat bonus: 2 projects, 1 container instance and 1 service instance on the personal
 account, once per portal user and once per WeChat account, ever (seen in 账户信息's quota table)."""
+import hashlib
 import re
 import threading
 
@@ -91,7 +92,8 @@ def test_the_bonus_is_recorded_under_both_keys(app, member):
     with app.app_context():
         identity = db.session.scalar(db.select(Identity).filter_by(provider="wechat"))
         keys = set(db.session.scalars(db.select(QuotaBonus.key)))
-        assert keys == {f"wechat-bonus:user:{identity.user_id}", f"wechat-bonus:wechat:{identity.subject}"}
+        digest = hashlib.sha256(identity.subject.encode()).hexdigest()
+        assert keys == {f"wechat-bonus:user:{identity.user_id}", f"wechat-bonus:wechat:{digest}"}
 
 
 def test_two_users_linking_the_same_wechat_account_at_once_get_one_bonus(app, users):

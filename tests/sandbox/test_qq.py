@@ -104,7 +104,8 @@ def test_unionid_needs_approval(qq, sandbox):
 def test_get_user_info(qq):
     body = token(qq, authorize(qq, persona="hong")["code"][0], fmt="json", need_openid="1").json()
     info_url = f"{qq['graph_url']}/user/get_user_info"
-    params = {"access_token": body["access_token"], "oauth_consumer_key": qq["client_id"], "openid": body["openid"]}
+    params = {"access_token": body["access_token"], "oauth_consumer_key": qq["client_id"],
+              "openid": body["openid"]}
     info = json.loads(requests.get(info_url, params=params).content)
     assert info["ret"] == 0 and info["nickname"] == "小红🌸"
     assert info["figureurl_qq_2"] == "" and info["figureurl_qq_1"]
@@ -124,5 +125,6 @@ def test_refresh_tokens_are_single_use(qq):
 
 def test_the_authorize_page_refuses_a_missing_state(qq):
     answer = requests.get(f"{qq['graph_url']}/oauth2.0/authorize", params={
-        "response_type": "code", "client_id": qq["client_id"], "redirect_uri": CALLBACK}, allow_redirects=False)
+        "response_type": "code", "client_id": qq["client_id"], "redirect_uri": CALLBACK,
+    }, allow_redirects=False)
     assert answer.status_code == 400 and "Location" not in answer.headers

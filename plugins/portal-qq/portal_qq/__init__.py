@@ -52,7 +52,8 @@ class QQ(OAuthProvider):
         unionid = {"unionid": "1"} if self.settings().get("unionid") else {}
         me = decode(client.get("oauth2.0/me", params={"fmt": "json", **unionid}))
         if "error" in me or not me.get("openid"):
-            raise ProviderError(_("QQ did not say who signed in (error %(code)s).", code=me.get("error", "-")))
+            raise ProviderError(_("QQ did not say who signed in (error %(code)s).",
+                                  code=me.get("error", "-")))
         info = decode(client.get("user/get_user_info",
                                  params={"oauth_consumer_key": client.client_id, "openid": me["openid"]}))
         if info.get("ret") != 0:

@@ -3,6 +3,8 @@
 
 Once per portal user and once per WeChat account, ever: unlinking and relinking, or moving the WeChat
 account to another user, grants nothing more. Turn it off with PLUGINS_DISABLED = ["wechat_bonus"]."""
+import hashlib
+
 from portal.accounts.access import personal_account
 from portal.accounts.quotas import grant_bonus
 from portal.extensions import db
@@ -21,8 +23,9 @@ def user_key(user_id) -> str:
     return f"wechat-bonus:user:{user_id}"
 
 
-def wechat_key(subject) -> str:
-    return f"wechat-bonus:wechat:{subject}"
+def wechat_key(subject: str) -> str:
+    # Hashed: keys hold at most 128 characters, and the table need not list WeChat ids.
+    return f"wechat-bonus:wechat:{hashlib.sha256(subject.encode()).hexdigest()}"
 
 
 def grant_wechat_bonus(user, subject: str) -> bool:
@@ -32,11 +35,11 @@ def grant_wechat_bonus(user, subject: str) -> bool:
     if account is None:
         return False
     with db.session.begin_nested() as attempt:
-        granted = grant_bonus(account.id, PER_USER_PART, reason=REASON, key=user_key(user.id)) and grant_bonus(
-            account.id, PER_WECHAT_PART, reason=REASON, key=wechat_key(subject))
-        if not granted:
-            attempt.rollback()
-    return bool(granted)
+        for part, key in ((PER_USER_PART, user_key(user.id)), (PER_WECHAT_PART, wechat_key(subject))):
+            if not grant_bonus(account.id, part, reason=REASON, key=key):
+                attempt.rollback()
+                return False
+    return True
 
 
 @hookimpl

@@ -17,7 +17,8 @@ def decode(response) -> dict:
 
 def credentials_in_query(client, method, uri, headers, body):
     """WeChat takes the AppID and AppSecret as ``appid`` and ``secret`` in the token URL."""
-    return add_params_to_uri(uri, [("appid", client.client_id), ("secret", client.client_secret)]), headers, body
+    params = [("appid", client.client_id), ("secret", client.client_secret)]
+    return add_params_to_uri(uri, params), headers, body
 
 
 def standard_token_response(response):

@@ -32,7 +32,8 @@ class Persona:
 
 
 PERSONAS = (
-    Persona("xiaoming", "B1A2C3D4E5F60718293A4B5C6D7E8F90", "UID_7F1E2D3C4B5A69788796A5B4C3D2E1F0", "小明同学", "男"),
+    Persona("xiaoming", "B1A2C3D4E5F60718293A4B5C6D7E8F90", "UID_7F1E2D3C4B5A69788796A5B4C3D2E1F0",
+            "小明同学", "男"),
     # Some accounts have no 100px avatar: figureurl_qq_2 is "" and only the 40px one is set.
     Persona("hong", "0A9B8C7D6E5F4A3B2C1D0E9F8A7B6C5D", "UID_0123456789ABCDEF0123456789ABCDEF", "小红🌸", "女",
             small_avatar_only=True),
@@ -140,7 +141,11 @@ def _issue_token(client_id: str, persona_key: str, need_openid: bool, as_json: b
         "expires": _sandbox().now() + timedelta(seconds=ACCESS_TOKEN_SECONDS),
     }
     state["refresh_tokens"][refresh_token] = {"client_id": client_id, "persona": persona_key}
-    payload = {"access_token": access_token, "expires_in": str(ACCESS_TOKEN_SECONDS), "refresh_token": refresh_token}
+    payload = {
+        "access_token": access_token,
+        "expires_in": str(ACCESS_TOKEN_SECONDS),
+        "refresh_token": refresh_token,
+    }
     if need_openid:
         payload["openid"] = persona(persona_key).openid
     if as_json:
