@@ -21,12 +21,21 @@ def test_a_code_sent_to_a_mainland_phone_arrives_as_the_chinese_template(app, ma
     assert message["template_code"] == "SMS_480000001"
 
 
-def test_english_speakers_get_the_english_template_and_international_numbers_keep_their_prefix(app, mailbox):
+def test_english_speakers_get_the_english_template(app, mailbox):
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        send_code("bind_phone", "+85291234567")
-    message = mailbox.to("+85291234567")[-1]
+        send_code("bind_phone", "+8613800138000")
+    message = mailbox.to("+8613800138000")[-1]
     assert message["template_code"] == "SMS_480000002"
     assert message["body"].startswith("【Portal】Your verification code is ")
+
+
+@pytest.mark.parametrize("phone", ["+85291234567", "+14155550100", "+13125550123"])
+def test_international_numbers_go_with_the_international_template(app, mailbox, phone):
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        send_code("bind_phone", phone)
+    message = mailbox.to(phone)[-1]
+    assert message["template_code"] == "SMS_480000003"
+    assert mailbox.last_code(phone) in message["body"]
 
 
 def test_phone_numbers_are_given_to_aliyun_in_its_format():
@@ -58,6 +67,7 @@ SEND = {"Action": "SendSms", "PhoneNumbers": "13800138000", "SignName": "Portal"
     ({"access_key_id": "LTAI5tUnknown"}, {}, "InvalidAccessKeyId.NotFound"),
     ({}, {"PhoneNumbers": "12345"}, "isv.MOBILE_NUMBER_ILLEGAL"),
     ({}, {"PhoneNumbers": "+8613800138000"}, "isv.MOBILE_NUMBER_ILLEGAL"),
+    ({}, {"PhoneNumbers": "85291234567"}, "isv.MOBILE_NUMBER_ILLEGAL"),  # a mainland template
     ({}, {"SignName": "Someone else"}, "isv.SMS_SIGNATURE_ILLEGAL"),
     ({}, {"TemplateCode": "SMS_0"}, "isv.SMS_TEMPLATE_ILLEGAL"),
     ({}, {"TemplateParam": "{}"}, "isv.TEMPLATE_MISSING_PARAMETERS"),

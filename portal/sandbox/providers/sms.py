@@ -19,9 +19,14 @@ from portal.sandbox.providers.mail import record_message
 bp = Blueprint("sms", __name__, url_prefix="/dysmsapi")
 
 SIGN_NAME = "Portal"
+# Template code -> (text, scope). Mainland templates go to mainland numbers (13800138000); the
+# international ones to "country code + number" (85291234567), as with Aliyun's own templates.
 TEMPLATES = {
-    "SMS_480000001": "您的验证码为：${code}，10分钟内有效，请勿泄露于他人。",
-    "SMS_480000002": "Your verification code is ${code}. It is valid for 10 minutes. Do not share it.",
+    "SMS_480000001": ("您的验证码为：${code}，10分钟内有效，请勿泄露于他人。", "mainland"),
+    "SMS_480000002": ("Your verification code is ${code}. It is valid for 10 minutes. Do not share it.",
+                      "mainland"),
+    "SMS_480000003": ("Your verification code is ${code}. It is valid for 10 minutes. Do not share it.",
+                      "international"),
 }
 TIMESTAMP_TOLERANCE = timedelta(minutes=15)
 # Aliyun's default flow control per phone number and signature.
@@ -74,6 +79,7 @@ def plugin_settings(sandbox) -> dict:
             "sign_name": SIGN_NAME,
             "template_code": "SMS_480000001",
             "template_code_en": "SMS_480000002",
+            "template_code_international": "SMS_480000003",
         }
     }
 
@@ -132,15 +138,21 @@ def _send_sms(sandbox, state, params):
         if not params.get(name):
             return _error(400, "MissingParameter", f"The input parameter \"{name}\" that is mandatory "
                                                    "for processing this request is not supplied.")
-    phone = params["PhoneNumbers"]
-    mainland = MAINLAND.fullmatch(phone)
-    if not mainland and not INTERNATIONAL.fullmatch(phone):
-        return _business_error("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
     if params["SignName"] != SIGN_NAME:
         return _business_error("isv.SMS_SIGNATURE_ILLEGAL", "该账号下找不到对应签名")
-    template = TEMPLATES.get(params["TemplateCode"])
-    if template is None:
+    if params["TemplateCode"] not in TEMPLATES:
         return _business_error("isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")
+    template, scope = TEMPLATES[params["TemplateCode"]]
+    phone = params["PhoneNumbers"]
+    if scope == "mainland":
+        mainland = MAINLAND.fullmatch(phone)
+        if not mainland:
+            return _business_error("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
+        e164 = f"+86{mainland.group(1)}"
+    else:
+        if not INTERNATIONAL.fullmatch(phone):
+            return _business_error("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
+        e164 = f"+{phone}"
     try:
         template_params = json.loads(params.get("TemplateParam") or "{}")
     except ValueError:
@@ -151,7 +163,6 @@ def _send_sms(sandbox, state, params):
     if any(name not in template_params for name in names):
         return _business_error("isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量")
 
-    e164 = f"+86{mainland.group(1)}" if mainland else f"+{phone}"
     now = sandbox.now()
     with sandbox.lock:
         if state["fail_next"]:
