@@ -7,6 +7,8 @@ from portal import create_app
 from portal.passwords import common_passwords, password_problems
 
 SECRET = "s" * 64
+DEVELOPMENT = {"ENVIRONMENT": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://", "PLUGINS_ENABLED": []}
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -50,8 +52,7 @@ def test_auth_pages_have_no_inline_script_or_style(client):
 
 
 def test_development_has_no_hsts(tmp_path):
-    app = create_app({"ENVIRONMENT": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://", "PLUGINS_ENABLED": []},
-                     instance_path=str(tmp_path / "instance"))
+    app = create_app(DEVELOPMENT, instance_path=str(tmp_path / "instance"))
     assert "Strict-Transport-Security" not in app.test_client().get("/auth/sign-in").headers
 
 
@@ -73,14 +74,14 @@ def test_production_cookies_are_secure_httponly_lax_and_host_bound(production_ap
     from portal.users.services import mark_email_verified, register_user
 
     with production_app.app_context():
-        mark_email_verified(register_user("alice", "alice@example.com", "correct horse battery staple").primary_email)
+        mark_email_verified(register_user("alice", "alice@example.com", PASSWORD).primary_email)
     client = production_app.test_client()
     page = client.get("/auth/sign-in", base_url="https://portal.example")
     token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     response = client.post(
         "/auth/sign-in", base_url="https://portal.example",
         headers={"Referer": "https://portal.example/auth/sign-in"},
-        data={"csrf_token": token, "login": "alice", "password": "correct horse battery staple", "remember": "y"},
+        data={"csrf_token": token, "login": "alice", "password": PASSWORD, "remember": "y"},
     )
     assert response.status_code == 302
     cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
@@ -93,8 +94,7 @@ def test_production_cookies_are_secure_httponly_lax_and_host_bound(production_ap
 
 
 def test_development_cookies_work_over_plain_http(tmp_path):
-    app = create_app({"ENVIRONMENT": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://", "PLUGINS_ENABLED": []},
-                     instance_path=str(tmp_path / "instance"))
+    app = create_app(DEVELOPMENT, instance_path=str(tmp_path / "instance"))
     assert app.config["SESSION_COOKIE_NAME"] == "portal_session"
     assert app.config["SESSION_COOKIE_SECURE"] is False
 

@@ -111,10 +111,9 @@ def forgot_password():
             form.contact.errors.append(exc.message)
         else:
             session["reset_destination"] = destination
-            flash(
-                _("If an account uses %(contact)s, we have sent it a verification code.", contact=destination),
-                "info",
-            )
+            # The same answer whether or not an account uses this contact.
+            flash(_("If an account uses %(contact)s, we have sent it a verification code.",
+                    contact=destination), "info")
             return redirect(url_for("auth.reset_password"))
     return render_template("auth/forgot_password.html", form=form), 400 if form.errors else 200
 
