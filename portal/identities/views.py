@@ -59,7 +59,7 @@ def sign_in(provider):
 def unlink(provider):
     provider = _provider_or_404(provider)
     try:
-        services.unlink_identity(current_user, provider.name)
+        services.unlink_identity(current_user._get_current_object(), provider.name)
     except services.LinkError as exc:
         return _render_index(exc.message, exc.status)
     flash(_("Your %(provider)s account was unlinked.", provider=localized(provider.label)), "success")
@@ -93,7 +93,7 @@ def _finish_link(result: oauth.Callback):
     # The link goes to the user who started it, and only if that user is still the one signed in.
     if not current_user.is_authenticated or current_user.id != result.user_id:
         return _failed(_("Sign in again, then link the account from the user center."), 403)
-    services.link_identity(current_user, result.provider, result.identity)
+    services.link_identity(current_user._get_current_object(), result.provider, result.identity)
     flash(_("Your %(provider)s account is linked.", provider=localized(result.provider.label)), "success")
     return redirect(url_for("identities.index"))
 
