@@ -279,8 +279,19 @@ class NotificationSink:
         self._server.server_close()
 
 
+def in_outage(sandbox, provider: str) -> bool:
+    """Whether this API call fails (and counts down) because of an outage set through the control API."""
+    with sandbox.lock:
+        state = sandbox.state[provider]
+        if state.get("outage", 0) > 0:
+            state["outage"] -= 1
+            return True
+        return False
+
+
 def add_control_routes(bp, prefix: str, provider: str) -> None:
-    """The control routes both payment providers share: notification log, replay, clock, time scale."""
+    """The control routes both payment providers share: notification log, replay and cancel, outage
+    (the next N API calls fail as the provider's transient errors do), clock, time scale."""
     from flask import current_app, jsonify, request
 
     def notifier() -> Notifier:
@@ -301,6 +312,14 @@ def add_control_routes(bp, prefix: str, provider: str) -> None:
         if entry is None or entry["dropped"]:
             return jsonify(error="no such notification was sent"), 404
         return jsonify(notifier().resend(entry))
+
+    @bp.post(prefix + "/outage")
+    def outage():
+        calls = (request.get_json(silent=True) or {}).get("calls")
+        if type(calls) is not int or calls < 0:
+            return jsonify(error="calls (how many API calls fail) must be an integer >= 0"), 400
+        current_app.extensions["sandbox"].state[provider]["outage"] = calls
+        return jsonify(calls=calls)
 
     @bp.post(prefix + "/clock")
     def clock():

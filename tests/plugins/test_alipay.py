@@ -194,3 +194,27 @@ def test_required_settings_are_declared(app):
         i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
     }
     assert {"app_id", "seller_id", "app_private_key", "alipay_public_key"} <= set(impls["alipay"])
+
+
+def test_a_system_error_is_a_channel_error_and_retrying_the_same_order_is_safe(channel, sandbox, sink):
+    control(sandbox, "outage", calls=1)
+    request = ChargeRequest(
+        "AP" + secrets.token_hex(12), 800, "账户充值", sink.url, utcnow() + timedelta(hours=1)
+    )
+    with pytest.raises(ChannelError) as failed:
+        channel.create_charge(request)
+    assert failed.value.code == "isp.unknow-error"
+    assert channel.create_charge(request).qr_payload == channel.create_charge(request).qr_payload
+
+
+def test_secrets_can_come_from_the_environment(app, sandbox, sink, monkeypatch):
+    from portal_alipay import AlipayChannel
+
+    from portal.plugins import plugin_config
+
+    settings = sandbox.plugin_settings()["alipay"]
+    monkeypatch.setenv("ALIPAY_APP_PRIVATE_KEY", settings["app_private_key"])
+    app.config["PLUGINS"]["alipay"] = {**settings, "app_private_key": {"$env": "ALIPAY_APP_PRIVATE_KEY"}}
+    with app.app_context():
+        from_environment = AlipayChannel(plugin_config("alipay"))
+    assert charge(from_environment, sink)[1].qr_payload.startswith(sandbox.url)

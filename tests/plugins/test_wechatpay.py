@@ -199,3 +199,30 @@ def test_required_settings_are_declared(app):
         i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
     }
     assert {"mchid", "appid", "private_key", "apiv3_key", "platform_public_key"} <= set(impls["wechatpay"])
+
+
+def test_a_system_error_is_a_channel_error_and_retrying_the_same_order_is_safe(channel, sandbox, sink):
+    control(sandbox, "outage", calls=1)
+    request = ChargeRequest(new_order_number(), 800, "账户充值", sink.url, utcnow() + timedelta(hours=1))
+    with pytest.raises(ChannelError) as failed:
+        channel.create_charge(request)
+    assert failed.value.code == "SYSTEM_ERROR"
+    assert channel.create_charge(request).qr_payload == channel.create_charge(request).qr_payload
+
+
+def test_secrets_can_come_from_the_environment(app, sandbox, sink, monkeypatch):
+    from portal_wechatpay import WeChatPayChannel
+
+    from portal.plugins import plugin_config
+
+    settings = sandbox.plugin_settings()["wechatpay"]
+    monkeypatch.setenv("WECHATPAY_PRIVATE_KEY", settings["private_key"])
+    monkeypatch.setenv("WECHATPAY_APIV3_KEY", settings["apiv3_key"])
+    app.config["PLUGINS"]["wechatpay"] = {
+        **settings,
+        "private_key": {"$env": "WECHATPAY_PRIVATE_KEY"},
+        "apiv3_key": {"$env": "WECHATPAY_APIV3_KEY"},
+    }
+    with app.app_context():
+        from_environment = WeChatPayChannel(plugin_config("wechatpay"))
+    assert charge(from_environment, sink)[1].qr_payload.startswith("weixin://")

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, Response, current_app, request
 
 from portal.sandbox.keys import new_rsa_key, private_pem, public_pem
-from portal.sandbox.notify import ALIPAY_RETRY_SCHEDULE, Notifier
+from portal.sandbox.notify import ALIPAY_RETRY_SCHEDULE, Notifier, in_outage
 
 GATEWAY = "/alipay/gateway.do"
 APP_ID = "2021004112345678"
@@ -157,6 +157,10 @@ def gateway():
         biz = None
     if not isinstance(biz, dict):
         return _invalid(method, "isv.invalid-parameter", "biz_content 须为 JSON 对象")
+    if in_outage(current_sandbox(), "alipay"):
+        return _reply(
+            method, {"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error"}
+        )
     with current_sandbox().lock:
         return _reply(method, handler(biz, params))
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, Response, current_app, request
 
 from portal.sandbox.keys import new_rsa_key, private_pem, public_pem
-from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, Notifier
+from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, Notifier, in_outage
 
 PREFIX = "/wxpay"
 MCHID = "1900009191"
@@ -145,6 +145,8 @@ def _verify_merchant_signature():
         )
     except (InvalidSignature, ValueError):
         return _error(401, "SIGN_ERROR", "签名错误")
+    if in_outage(current_sandbox(), "wechatpay"):
+        return _error(500, "SYSTEM_ERROR", "系统错误")
     return None
 
 
