@@ -1,6 +1,7 @@
 """Portal: an identity and account center for cloud platforms."""
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -19,6 +20,9 @@ def load_config(config=None, instance_path=None) -> dict:
     """Defaults, then instance/portal.cfg, then PORTAL_* environment variables, then ``config``."""
     app = Flask("portal-config", instance_path=instance_path, instance_relative_config=True)
     app.config.from_object(portal_config.DefaultConfig)
+    # Nested defaults (PLUGINS, LANGUAGES, ...) are copied, so that one app's settings never leak into
+    # the defaults of the next.
+    app.config.update(copy.deepcopy(dict(app.config)))
     app.config.from_pyfile("portal.cfg", silent=True)
     app.config.from_prefixed_env("PORTAL")
     if config:

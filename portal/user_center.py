@@ -32,7 +32,7 @@ CORE_TABS = [
     Tab("users.profile", _l("Profile"), 10),
     Tab("users.emails", _l("Emails"), 20),
     Tab("users.phone", _l("Phone"), 30),
-    Tab("users.password", _l("Password"), 40),
+    Tab("users.password", _l("Change password"), 40),
     Tab("accounts.info", _l("Account info"), 50, account_tab=True),
     Tab("billing.history", _l("Transactions"), 60, account_tab=True),
     Tab("identities.index", _l("Third-party accounts"), 70),
