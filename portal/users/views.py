@@ -161,6 +161,13 @@ def remove_email(email_id: int):
 
 # --- 手机 ----------------------------------------------------------------------------------------
 
+def _phone_form(user, **kwargs) -> PhoneForm:
+    form = PhoneForm(**kwargs)
+    if user.phone is None:
+        form.code.label.text = _("SMS verification code")
+    return form
+
+
 def _phone_context(user) -> dict:
     return {"user": user, "masked_phone": contacts.mask_phone(user.phone),
             "can_change": contacts.can_change_phone(user), "unbind_form": CodeForm(prefix="unbind")}
@@ -169,7 +176,7 @@ def _phone_context(user) -> dict:
 @bp.route("/phone", methods=["GET", "POST"])
 def phone():
     user = _me()
-    form = PhoneForm()
+    form = _phone_form(user)
     if form.validate_on_submit():
         try:
             if request.form.get("action") == "send":
@@ -194,13 +201,13 @@ def unbind_phone():
         if request.form.get("action") == "send":
             contacts.send_unbind_code(user)
             return _sent(_("We sent a verification code to %(phone)s.", phone=context["masked_phone"]),
-                         "users/phone.html", PhoneForm(formdata=None), **context)
+                         "users/phone.html", _phone_form(user, formdata=None), **context)
         contacts.unbind_phone(user, form.code.data or "")
     except ContactError as exc:
         if _wants_json():
             return jsonify(ok=False, field=exc.field, message=exc.message), 400
         form.add_error("code", exc.message)
-        return render_template("users/phone.html", form=PhoneForm(formdata=None), **context), 400
+        return render_template("users/phone.html", form=_phone_form(user, formdata=None), **context), 400
     flash(_("Your phone was unbound."), "success")
     return redirect(url_for("users.phone"))
 
