@@ -77,6 +77,21 @@ class TestWeChatContract(ProviderContract):
         assert self.linked(app, user_id) is None
 
 
+    def test_a_profile_without_openid_is_refused(self, app, member):
+        browser, user_id = member
+        response = browser.link("wechat", "ghost")
+        assert response.status_code == 400
+        assert self.linked(app, user_id) is None
+
+    def test_a_5_mb_nickname_is_cut_down(self, app, member):
+        from portal.identities.models import NAME_MAX
+
+        browser, user_id = member
+        assert browser.link("wechat", "huge").status_code == 302
+        name = self.linked(app, user_id).name
+        assert name and set(name) == {"微"} and len(name) <= NAME_MAX
+
+
 class TestWrongSecret:
     @pytest.fixture
     def portal_config(self, portal_config, sandbox):

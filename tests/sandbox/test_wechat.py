@@ -126,3 +126,13 @@ def test_the_qr_page_refuses_bad_parameters_without_redirecting(wechat):
         response = requests.get(f"{wechat['open_url']}/connect/qrconnect", params={**base, **change},
                                 allow_redirects=False)
         assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_fault_personas(wechat):
+    api = wechat["api_url"]
+    for key, check in (("ghost", lambda user: "openid" not in user),
+                       ("huge", lambda user: len(user["nickname"].encode()) >= 5 * 1024 * 1024 - 3)):
+        token = exchange(wechat, scan(wechat, persona=key)["code"][0])
+        user = json.loads(requests.get(f"{api}/sns/userinfo", params={
+            "access_token": token["access_token"], "openid": token["openid"]}).content)
+        assert check(user), key

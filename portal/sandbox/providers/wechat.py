@@ -26,6 +26,7 @@ CODE_LIFETIME = timedelta(minutes=10)
 ACCESS_TOKEN_SECONDS = 7200
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 STATE = re.compile(r"[A-Za-z0-9]{0,128}")
+HUGE_NICKNAME_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class Persona:
     sex: int
     province: str
     city: str
+    # Fault personas: a userinfo answer without openid, or with a 5 MB nickname.
+    without_openid: bool = False
+    huge_nickname: bool = False
+
+    def userinfo_nickname(self) -> str:
+        return "微" * (HUGE_NICKNAME_BYTES // 3) if self.huge_nickname else self.nickname
 
 
 PERSONAS = (
@@ -44,6 +51,8 @@ PERSONAS = (
     Persona("li", "oLiSi8HnT4yUe6wRz1CkM5pJd2f", "oUnionLiSi4KbW7", "李四·云原生", 2, "上海", "上海"),
     # An app not bound to an Open Platform account gets no unionid: the subject falls back to openid.
     Persona("wang", "oWangWu2LsD9fGh3JkQ7aZx1Cv6", None, "王五", 0, "", ""),
+    Persona("ghost", "oGhost5Nq2Wc8Er4Ty6Ui1Op3As", None, "(no openid)", 0, "", "", without_openid=True),
+    Persona("huge", "oHuge7Zx3Cv5Bn1Mq9Wr2Et4Yu6", None, "(5 MB nickname)", 0, "", "", huge_nickname=True),
 )
 
 bp = Blueprint("sandbox_wechat", __name__)
@@ -244,7 +253,7 @@ def userinfo():
         return problem
     payload = {
         "openid": owner.openid,
-        "nickname": owner.nickname,
+        "nickname": owner.userinfo_nickname(),
         "sex": owner.sex,
         "province": owner.province,
         "city": owner.city,
@@ -254,6 +263,8 @@ def userinfo():
     }
     if owner.unionid:
         payload["unionid"] = owner.unionid
+    if owner.without_openid:
+        del payload["openid"]
     return _json(payload)
 
 
