@@ -15,6 +15,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import current_app, render_template
 
+# Real providers fall back to the callback URL registered with the app; the sandbox has none.
+NO_REGISTERED_CALLBACK = "redirect_uri is required: this sandbox app has no registered callback URL."
 # A name of this size (5 MB) is what a hostile or broken provider may send.
 HUGE_NAME_BYTES = 5 * 1024 * 1024
 

@@ -46,6 +46,8 @@ def authorize():
 
     if args.get("client_id") != _store()["client_id"]:
         return page("Invalid client_id.")
+    if not args.get("redirect_uri"):
+        return page(_oauth.NO_REGISTERED_CALLBACK)
     if args.get("response_type") != "code":
         return page("Unsupported response_type.")
     if request.method == "GET":

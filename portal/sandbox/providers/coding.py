@@ -46,6 +46,8 @@ def authorize():
 
     if args.get("client_id") != _store()["client_id"]:
         return page("client_id 无效 (invalid client).")
+    if not args.get("redirect_uri"):
+        return page(_oauth.NO_REGISTERED_CALLBACK)
     if request.method == "GET":
         return page()
     if args.get("decision") == "deny" or _oauth.persona(args.get("persona")) is None:

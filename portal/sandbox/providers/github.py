@@ -46,6 +46,8 @@ def authorize():
 
     if args.get("client_id") != _store()["client_id"]:
         return page("Application not found (unknown client_id).")
+    if not args.get("redirect_uri"):
+        return page(_oauth.NO_REGISTERED_CALLBACK)
     if args.get("code_challenge") and args.get("code_challenge_method") != "S256":
         return page("Only S256 is supported for PKCE.")
     if request.method == "GET":
