@@ -153,11 +153,14 @@ def _commit_or_raise(message: str, field: str) -> None:
 
 def user_email(user: User, email_id: int) -> Email | None:
     """The user's own email ``email_id``, or None (another user's emails do not exist for them)."""
+    if not 0 < email_id < 2**31:  # beyond the column's range PostgreSQL raises rather than finds nothing
+        return None
     return db.session.scalar(db.select(Email).where(Email.id == email_id, Email.user_id == user.id))
 
 
 def add_email(user: User, raw_address: str) -> Email:
-    """Add an unverified address and send it a code. Raises ContactError; nothing is added then."""
+    """Add an unverified address (the caller sends it a code). Raises ContactError; nothing is
+    added then."""
     address = normalize_email(raw_address)
     key = email_key(address)
     taken = _("This email address is already in use.")

@@ -154,6 +154,7 @@ def test_another_users_email_is_not_found(app, me, users):
                 f"/user/emails/{bob_email}/code", f"/user/emails/{bob_email}/primary"):
         assert me.submit(url, {"code": "123456"}, page="/user/emails").status_code == 404
     assert me.get(f"/user/emails/{bob_email}/primary").status_code == 404
+    assert me.get("/user/emails/99999999999999999999/primary").status_code == 404
     assert _email_id(app, "bob@example.com") == bob_email
 
 
