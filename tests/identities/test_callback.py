@@ -123,15 +123,29 @@ def test_five_megabyte_name_is_cut_to_size(app, provider, provider_browser):
         assert len(identity.name) == NAME_MAX
 
 
-@pytest.fixture
-def wrong_github_secret(portal_config):
-    portal_config["PLUGINS"]["github"]["client_secret"] = "not-the-secret"
+@pytest.fixture(params=["github", "bitbucket", "coding"])
+def wrong_secret(request, portal_config):
+    portal_config["PLUGINS"][request.param]["client_secret"] = "not-the-secret"
+    return request.param
 
 
-def test_bad_client_secret_is_reported(wrong_github_secret, app, provider_browser):
-    response = provider_browser().sign_in("github")
+def test_bad_client_secret_is_reported(wrong_secret, app, provider_browser):
+    response = provider_browser().sign_in(wrong_secret)
     assert response.status_code == 400
-    assert "incorrect_client_credentials" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "incorrect_client_credentials" in page or "invalid_client" in page
+    assert counts(app) == (0, 0)
+
+
+def test_code_past_its_lifetime_is_refused(app, sandbox, provider_browser):
+    browser = provider_browser()
+    location = browser.consent(browser.start("coding", "sign-in"))
+    sandbox.clock_offset = 5 * 60 + 1
+    try:
+        response = browser.back_to_portal(location)
+    finally:
+        sandbox.clock_offset = 0
+    assert response.status_code == 400
     assert counts(app) == (0, 0)
 
 
