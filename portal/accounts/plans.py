@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from portal.accounts.access import can_manage
+from portal.accounts.formatting import yuan
 from portal.accounts.models import Account, PlanChange
 from portal.extensions import db
 from portal.i18n import gettext as _
@@ -101,8 +102,9 @@ def plan(key: str) -> Plan:
 def change_plan(account: Account, plan_key: str, actor) -> PlanChange:
     """Move ``account`` to ``plan_key`` at once, recording who did it. Commits.
 
-    Raises PlanError when the actor may not, the plan is unknown or current, the plan costs
-    money (balance payments arrive with recharge), or current usage would not fit."""
+    A paid plan's price is charged to the account's balance through the ledger, in the same
+    transaction. Raises PlanError when the actor may not, the plan is unknown or current, the
+    balance is short, or current usage would not fit."""
     from portal.accounts.quotas import quota_table
 
     if not can_manage(account, actor):
@@ -113,10 +115,6 @@ def change_plan(account: Account, plan_key: str, actor) -> PlanChange:
         raise PlanError(_("There is no such plan."))
     if plan_key == account.plan_key:
         raise PlanError(_("The account is already on the %(plan)s plan.", plan=localized(target.name)))
-    if not target.is_free:
-        raise PlanError(
-            _("Paid plans cannot be chosen yet: balance payments arrive with recharge.")
-        )
     for row in quota_table(account):
         bonus = row.limit - plan(account.plan_key).quota(row.resource.key)
         if row.used > target.quota(row.resource.key) + bonus:
@@ -144,6 +142,22 @@ def change_plan(account: Account, plan_key: str, actor) -> PlanChange:
         price_fen=target.price_fen, actor_id=actor.id,
     )
     db.session.add(change)
+    if not target.is_free:
+        from portal.billing import ledger
+
+        db.session.flush()
+        try:
+            ledger.debit(account.id, target.price_fen, "plan_charge", reference=f"plan_change:{change.id}")
+        except ledger.InsufficientBalance:
+            db.session.rollback()
+            raise PlanError(
+                _(
+                    "The %(plan)s plan costs %(price)s and the balance is %(balance)s: recharge first.",
+                    plan=localized(target.name),
+                    price=yuan(target.price_fen),
+                    balance=yuan(db.session.get(Account, account.id).balance_fen),
+                )
+            ) from None
     db.session.commit()
     db.session.refresh(account)
     return change

@@ -33,11 +33,6 @@ STATE_LABELS = {
 HISTORY_PAGE_SIZE = 20
 
 
-@bp.app_template_filter("yuan")
-def yuan_filter(fen: int) -> str:
-    return format_yuan(fen)
-
-
 @bp.app_context_processor
 def billing_helpers():
     return {"order_state_label": lambda state: STATE_LABELS.get(state, state), "account_name": account_name}

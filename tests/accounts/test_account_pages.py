@@ -110,7 +110,7 @@ def test_plan_change_in_the_browser(app, world):
         assert db.session.get(Account, accounts["alice"]).plan_key == "starter"
     response = clients["alice"].submit("/account/plan", {"plan": "standard"})
     assert response.status_code == 400
-    assert "balance payments arrive with recharge" in response.get_data(as_text=True)
+    assert "recharge first" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Account, accounts["alice"]).plan_key == "starter"
 

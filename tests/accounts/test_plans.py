@@ -62,7 +62,7 @@ def test_changing_to_a_free_plan_takes_effect_and_is_recorded(app, users):
 
 
 @pytest.mark.parametrize(
-    "plan_key, message", [("standard", "balance payments arrive with recharge"), ("gold", "no such plan"),
+    "plan_key, message", [("standard", "recharge first"), ("gold", "no such plan"),
                           ("trial", "already on")],
 )
 def test_refused_plan_changes_change_nothing(app, users, plan_key, message):
