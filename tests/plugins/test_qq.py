@@ -3,6 +3,9 @@ endpoint with fmt=json, oauth2.0/me for the openid/unionid, get_user_info for th
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+
+from portal_qq import decode
 
 from portal.sandbox.providers import qq as sandbox_qq
 from portal.testing.contract import ProviderBrowser, ProviderContract
@@ -75,3 +78,10 @@ class TestQQWrongSecret:
 
         with app.app_context():
             assert services.identities_of(user_id) == {}
+
+
+def test_legacy_jsonp_answers_are_understood(sandbox):
+    """Should QQ ignore fmt=json, the plugin still reads its JSONP wrapper."""
+    graph = sandbox.plugin_settings()["qq"]["graph_url"]
+    for params in ({"access_token": "bad"}, {"access_token": "bad", "fmt": "json"}):
+        assert decode(requests.get(f"{graph}/oauth2.0/me", params=params))["error"] == 100016

@@ -26,6 +26,7 @@ def credentials_in_query(client, method, uri, headers, body):
 
 
 def standard_token_response(response):
+    """QQ's numeric error codes as OAuth error strings, whatever the content type says."""
     token = decode(response)
     if "error" in token:
         token = {"error": str(token["error"]), "error_description": token.get("error_description")}
