@@ -2,31 +2,56 @@
 sniffing, referrer), and HSTS outside development."""
 from __future__ import annotations
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # Avatars are image URLs the user gives; the browser shows them, the server never fetches them.
-        "img-src 'self' data: https:",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ]
-)
+from urllib.parse import urlsplit
+
+BASE_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    # Avatars are image URLs the user or a provider gives; the browser shows them, the server never
+    # fetches them.
+    "img-src": ["'self'", "data:", "https:"],
+    # Browsers also apply form-action to the redirect that follows a POST, so the providers a form
+    # hands the browser to (OAuth consent pages) are added with allow_form_target().
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+
+
+def _policy(app) -> dict[str, list[str]]:
+    return app.extensions["portal.csp"]
+
+
+def allow_form_target(app, url: str) -> None:
+    """Let forms on our pages lead the browser to ``url``'s origin (after a redirect)."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc:
+        origin = f"{parts.scheme}://{parts.netloc}"
+        sources = _policy(app)["form-action"]
+        if origin not in sources:
+            sources.append(origin)
+
+
+def content_security_policy(app) -> str:
+    return "; ".join(f"{directive} {' '.join(sources)}" for directive, sources in _policy(app).items())
 
 
 def init_app(app) -> None:
-    hsts = not app.config["ENVIRONMENT"] == "development"
+    development = app.config["ENVIRONMENT"] == "development"
+    app.extensions["portal.csp"] = {directive: list(sources) for directive, sources in BASE_POLICY.items()}
+    if development:
+        # The offline demo's providers (the sandbox) serve avatars over plain http on loopback.
+        _policy(app)["img-src"].append("http://127.0.0.1:*")
 
     @app.after_request
     def set_security_headers(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("Content-Security-Policy", content_security_policy(app))
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if hsts:
+        if not development:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -113,3 +113,11 @@ def test_password_policy_allows_long_passphrases_and_any_characters(app):
         assert password_problems("x" * 1025)
         assert password_problems("1234567")
         assert password_problems("PASSWORD")
+
+
+def test_forms_may_lead_only_to_ourselves_and_the_enabled_providers(client, sandbox):
+    # Browsers apply form-action to the redirect after a POST: the "sign in with" buttons must be
+    # able to reach the provider's consent page, and nothing else.
+    csp = client.get("/auth/sign-in").headers["Content-Security-Policy"]
+    form_action = next(d for d in csp.split("; ") if d.startswith("form-action"))
+    assert form_action == f"form-action 'self' {sandbox.url}"

@@ -19,6 +19,7 @@ from flask import current_app, session, url_for
 from portal.i18n import gettext as _
 from portal.identities.providers import OAuthProvider, ProviderError, ProviderIdentity
 from portal.plugins import PluginError, hook
+from portal.security import allow_form_target
 
 STATE_LIFETIME_SECONDS = 600
 MAX_PENDING_STATES = 10
@@ -68,6 +69,7 @@ def _registry(app):
             settings = provider.authlib_settings(provider.settings(app.config))
             settings["client_kwargs"].setdefault("default_timeout", HTTP_TIMEOUT_SECONDS)
             oauth.register(provider.name, **settings)
+            allow_form_target(app, settings["authorize_url"])
         registry = app.extensions["portal.identities"] = (found, oauth)
     return registry
 
