@@ -21,6 +21,7 @@ from portal.i18n import gettext as _
 from portal.orgs.models import ROLES, Invitation, Membership, Organization
 from portal.timeutil import utcnow
 from portal.users.models import Email, User
+from portal.users.services import email_key
 from portal.users.usernames import username_key
 
 SLUG_MIN, SLUG_MAX, NAME_MAX = 2, 39, 64
@@ -211,7 +212,7 @@ def find_invitee(login: str) -> User | None:
         return db.session.scalar(
             db.select(User)
             .join(Email, Email.user_id == User.id)
-            .where(Email.address_key == login.lower(), Email.verified_at.is_not(None), User.is_active)
+            .where(Email.address_key == email_key(login), Email.verified_at.is_not(None), User.is_active)
         )
     try:
         key = username_key(login)
