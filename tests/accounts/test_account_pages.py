@@ -95,11 +95,13 @@ def test_a_removed_member_falls_back_to_the_personal_account(app, world):
     assert f'<strong>bob</strong>' in page
 
 
-def test_recharge_button_only_when_billing_offers_it(app, world):
+def test_recharge_button_for_owners_and_admins_when_billing_offers_it(app, world):
     clients, accounts = world
-    page = clients["alice"].get("/account/info").get_data(as_text=True)
-    has_recharge = "billing.recharge" in app.view_functions
-    assert ('href="/billing/recharge' in page) == has_recharge or not has_recharge
+    offered = "billing.recharge" in app.view_functions
+    for name in ("alice", "carol", "bob"):
+        clients[name].submit("/account/switch", {"account_id": accounts["acme"]}, page="/account/info")
+        page = clients[name].get("/account/info").get_data(as_text=True)
+        assert ('href="/billing/recharge"' in page) == (offered and name != "bob"), name
 
 
 def test_plan_change_in_the_browser(app, world):

@@ -248,3 +248,35 @@ def test_deleting_needs_an_owner_and_zero_balance_and_keeps_records(ctx, users):
     assert sorted(db.session.scalars(db.select(Invitation.state))) == ["accepted", "cancelled"]
     with pytest.raises(OrgError, match="taken"):
         services.create_organization(owner, "acme", "Again")
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(app, users):
+    with app.app_context():
+        org, owner = make_org(users)
+        bob = user(users, "bob")
+        join(org, owner, bob, "owner")
+        pairs = [(owner.id, bob.id), (bob.id, owner.id)]
+        org_id = org.id
+    barrier, outcomes = threading.Barrier(2), []
+
+    def demote(actor_id, target_id):
+        with app.app_context():
+            barrier.wait()
+            try:
+                services.change_role(db.session.get(Organization, org_id), db.session.get(User, actor_id),
+                                     target_id, "member")
+                outcomes.append("demoted")
+            except OrgError as error:
+                outcomes.append(error.message)
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        owners = db.session.scalar(
+            db.select(db.func.count()).select_from(Membership).filter_by(org_id=org_id, role="owner")
+        )
+    assert owners == 1, outcomes
+    assert outcomes.count("demoted") == 1
