@@ -64,6 +64,20 @@ def close_attempt(order: Order, attempt: OrderAttempt, channel: PaymentChannel, 
     return None
 
 
+def cancel(order: Order, channel: PaymentChannel, now: datetime | None = None) -> str:
+    """The user gives up on a pending order: close every attempt at the channel (re-querying each),
+    then PENDING -> CLOSED. Returns the order's state afterwards: "paid" when a payment won the
+    race (it was credited), "closed" otherwise. Raises ChannelError when the channel cannot
+    confirm, and then nothing changes."""
+    now = now or timeutil.utcnow()
+    for attempt in _open_attempts(order):
+        close_attempt(order, attempt, channel, now)
+        if order.state != PENDING:
+            return order.state
+    orders.close(order, now)
+    return order.state
+
+
 def _open_attempts(order: Order) -> list[OrderAttempt]:
     return [a for a in order.attempts if a.closed_at is None]
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from portal import timeutil
 from portal.accounts.access import account_or_404, can_manage, current_account
-from portal.billing import notifications, orders
+from portal.billing import notifications, orders, reconcile
 from portal.billing.amounts import format_yuan
 from portal.billing.channels import ChannelError, payment_channels
 from portal.billing.forms import RechargeForm, recharge_max_fen
@@ -138,6 +138,29 @@ def pay(order_id: int):
         flash(_("%(channel)s could not create the payment right now; please try again.",
                 channel=localized(channel.label)), "error")
     return redirect(url_for("billing.order", order_id=order.id))
+
+
+@bp.post("/orders/<int:order_id>/close")
+@login_required
+def close(order_id: int):
+    """Give up on a pending order (it is closed at the channel first, so it cannot be paid later)."""
+    order, account = _managed_order(order_id)
+    channel = payment_channels().get(order.channel)
+    if order.state != PENDING or channel is None:
+        flash(_("Only orders awaiting payment can be closed."), "error")
+        return redirect(url_for("billing.history"))
+    try:
+        state = reconcile.cancel(order, channel)
+    except ChannelError as exc:
+        log.warning("%s could not close order %s: %s", channel.name, order.id, exc)
+        flash(_("%(channel)s could not close the order right now; please try again.",
+                channel=localized(channel.label)), "error")
+    else:
+        if state == "paid":
+            flash(_("This order is already paid."), "success")
+        else:
+            flash(_("The order was closed."), "success")
+    return redirect(url_for("billing.history"))
 
 
 @bp.get("/orders/<int:order_id>/status")

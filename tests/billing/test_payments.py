@@ -283,3 +283,30 @@ def test_an_admin_recharges_the_organization_not_themselves(app, sandbox, org_me
 
     wait_until(lambda: order_row(app, order_id)["state"] == "paid")
     assert balance(app, org_account_id) == 8880
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_closing_a_pending_order_closes_it_at_the_channel_first(app, sandbox, payer, channel):
+    order_id = recharge(payer, "60", channel)
+    number = out_trade_no(app, order_id)
+
+    response = payer.submit(f"/billing/orders/{order_id}/close", {}, page="/billing/history",
+                            headers={"Accept-Language": "en"}, follow_redirects=True)
+
+    assert "The order was closed." in response.get_data(as_text=True)
+    assert order_row(app, order_id)["state"] == "closed"
+    assert "已关闭" in payer.get("/billing/history", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    paid = requests.post(sandbox.url + CONTROL[channel] + "/pay", json={"out_trade_no": number}, timeout=10)
+    assert paid.status_code != 200
+
+
+def test_closing_an_order_that_was_just_paid_credits_it_instead(app, sandbox, payer):
+    order_id = recharge(payer, "70", "wechatpay")
+    sandbox_pay(sandbox, "wechatpay", out_trade_no(app, order_id), drop=-1)
+
+    response = payer.submit(f"/billing/orders/{order_id}/close", {}, page="/billing/history",
+                            headers={"Accept-Language": "en"}, follow_redirects=True)
+
+    assert "already paid" in response.get_data(as_text=True)
+    assert order_row(app, order_id)["state"] == "paid"
+    assert balance(app, payer.account_id) == 7000
