@@ -6,7 +6,8 @@ opens N recharge orders with real charges at the channel, then has the sandbox's
 all: the sandbox signs each notification and delivers it to the portal's /billing/notify/<channel>.
 It measures from the first payment until every order is paid, and finally checks the ledger.
 
-    python bench/notifications.py -n 1000 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench
+    python bench/notifications.py -n 1000 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench
 
 The database is a scratch one: its tables are created if missing, and nothing is deleted.
 """
@@ -88,7 +89,6 @@ def main() -> int:
     args = parse_args()
     os.environ["TZ"] = "Asia/Shanghai"  # the Alipay SDK stamps requests with naive local time
     time.tzset()
-    import requests
     import sqlalchemy as sa
 
     from portal import create_app
@@ -172,7 +172,8 @@ def open_orders(app, args, portal_url) -> list[int]:
     def open_one(n):
         with app.app_context():
             channel = payment_channels()[args.channel]
-            order = orders.start_recharge(account_ids[n % len(account_ids)], channel, args.amount_fen, "bench", channel_notify)
+            account_id = account_ids[n % len(account_ids)]
+            order = orders.start_recharge(account_id, channel, args.amount_fen, "bench", channel_notify)
             return order.id
 
     with ThreadPoolExecutor(args.concurrency) as pool:

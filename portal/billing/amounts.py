@@ -24,7 +24,9 @@ def parse_yuan(text: str | None, max_fen: int, min_fen: int = 1) -> int:
         raise AmountError(_l("Enter an amount."))
     match = YUAN_PATTERN.fullmatch(text)
     if match is None:
-        raise AmountError(_l("Enter the amount in yuan with digits 0-9 and at most 2 decimals, e.g. 100 or 12.50."))
+        raise AmountError(
+            _l("Enter the amount in yuan with digits 0-9 and at most 2 decimals, e.g. 100 or 12.50.")
+        )
     whole, fraction = match.group(1), (match.group(2) or ".")[1:]
     fen = int(whole) * 100 + int(fraction.ljust(2, "0"))
     if fen < min_fen:

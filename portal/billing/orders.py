@@ -146,7 +146,9 @@ def apply_payment(order: Order, transaction_id: str, amount_fen: int, now: datet
     now = now or timeutil.utcnow()
     order_id, account_id = order.id, order.account_id
     try:
-        if _transition(order_id, (PENDING, EXPIRED, CLOSED), PAID, transaction_id=transaction_id, paid_at=now):
+        # Expired and closed orders too: the money arrived, so it is credited.
+        if _transition(order_id, (PENDING, EXPIRED, CLOSED), PAID, transaction_id=transaction_id,
+                       paid_at=now):
             ledger.credit(account_id, amount_fen, "recharge", order_id=order_id)
             db.session.commit()
             db.session.refresh(order)

@@ -108,7 +108,8 @@ def order(order_id: int):
     payable = order.state == PENDING and order.expires_at > now
     qr = None
     if payable and attempt.qr_payload and attempt.closed_at is None and attempt.channel_expires_at > now:
-        qr = qr_svg(attempt.qr_payload, _("QR code to pay %(amount)s yuan", amount=format_yuan(order.amount_fen)))
+        label = _("QR code to pay %(amount)s yuan", amount=format_yuan(order.amount_fen))
+        qr = qr_svg(attempt.qr_payload, label)
     channel = payment_channels().get(order.channel)
     return render_template(
         "billing/order.html", order=order, account=account, attempt=attempt, qr=qr, payable=payable,

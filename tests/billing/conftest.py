@@ -78,6 +78,7 @@ def org_member(app, users):
 
     def make(role):
         from portal.extensions import db
+        from portal.orgs import invitations
         from portal.orgs import services as orgs
         from portal.users.models import User
 
@@ -86,8 +87,8 @@ def org_member(app, users):
         with app.app_context():
             owner, member = db.session.get(User, owner_id), db.session.get(User, member_id)
             org = orgs.create_organization(owner, f"org{owner_id}", f"Org {owner_id}")
-            invitation = orgs.invite(org, owner, member.username, role)
-            orgs.accept_invitation(invitation.id, member)
+            invitation = invitations.invite(org, owner, member.username, role)
+            invitations.accept_invitation(invitation.id, member)
             account_id = orgs.org_account(org).id
         with client.session_transaction() as session:
             session["account_id"] = account_id

@@ -10,6 +10,7 @@ import requests
 
 CONTROL = {"wechatpay": "/_sandbox/wxpay", "alipay": "/_sandbox/alipay"}
 CHANNELS = ("wechatpay", "alipay")
+ZH = {"Accept-Language": "zh-CN"}
 
 pytestmark = pytest.mark.usefixtures("live_portal", "fast_notifications")
 
@@ -89,17 +90,19 @@ def ledger_ok(runner):
 def test_recharge_by_qr_credits_the_balance(app, sandbox, payer, runner, channel):
     order_id = recharge(payer, "12.34", channel)
 
-    page = payer.get(f"/billing/orders/{order_id}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    page = payer.get(f"/billing/orders/{order_id}", headers=ZH).get_data(as_text=True)
     assert "<svg" in page and 'id="billing-qr"' in page
     assert "¥12.34" in page and "等待付款" in page
     assert payer.get(f"/billing/orders/{order_id}/status").json["state"] == "pending"
 
     sandbox_pay(sandbox, channel, out_trade_no(app, order_id))
 
-    status = wait_until(lambda: (s := payer.get(f"/billing/orders/{order_id}/status").json)["state"] == "paid" and s)
+    status = wait_until(
+        lambda: (s := payer.get(f"/billing/orders/{order_id}/status").json)["state"] == "paid" and s
+    )
     assert status["balance"] == "12.34"
     assert balance(app, payer.account_id) == 1234
-    history = payer.get("/billing/history", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    history = payer.get("/billing/history", headers=ZH).get_data(as_text=True)
     assert "已支付" in history and "12.34" in history
     assert ledger_ok(runner)
 
@@ -153,7 +156,8 @@ def test_a_replayed_notification_changes_nothing(app, sandbox, payer, channel):
     sandbox_pay(sandbox, channel, number)
     entry = wait_until(lambda: delivered(sandbox, channel, number))[0]
 
-    replayed = requests.post(f"{sandbox.url}{CONTROL[channel]}/notifications/{entry['id']}/replay", timeout=10)
+    replay_url = f"{sandbox.url}{CONTROL[channel]}/notifications/{entry['id']}/replay"
+    replayed = requests.post(replay_url, timeout=10)
 
     assert replayed.status_code == 200
     assert balance(app, payer.account_id) == 1000
@@ -197,7 +201,8 @@ def clock(monkeypatch):
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-def test_unpaid_orders_expire_after_one_day_and_close_at_the_channel(app, sandbox, payer, runner, clock, channel):
+def test_unpaid_orders_expire_after_one_day_and_close_at_the_channel(
+        app, sandbox, payer, runner, clock, channel):
     order_id = recharge(payer, "30", channel)
     number = out_trade_no(app, order_id)
 
@@ -210,7 +215,7 @@ def test_unpaid_orders_expire_after_one_day_and_close_at_the_channel(app, sandbo
     assert order_row(app, order_id)["state"] == "expired"
     paid = requests.post(sandbox.url + CONTROL[channel] + "/pay", json={"out_trade_no": number}, timeout=10)
     assert paid.status_code == 400  # closed at the channel: the buyer can no longer pay
-    page = payer.get("/billing/history", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    page = payer.get("/billing/history", headers=ZH).get_data(as_text=True)
     assert "已过期" in page
 
     token = payer.csrf_token("/billing/history")
@@ -263,7 +268,8 @@ def test_pay_a_pending_order_from_history_with_a_new_qr_when_the_old_one_expired
     numbers = order_row(app, order_id)["out_trade_nos"]
     assert len(numbers) == 2 and numbers[0] == first_number and numbers[1] != first_number
     assert 'id="billing-qr"' in payer.get(f"/billing/orders/{order_id}").get_data(as_text=True)
-    old = requests.post(sandbox.url + CONTROL[channel] + "/pay", json={"out_trade_no": first_number}, timeout=10)
+    old = requests.post(sandbox.url + CONTROL[channel] + "/pay", json={"out_trade_no": first_number},
+                        timeout=10)
     assert old.status_code != 200  # the old QR was closed at the channel
 
     sandbox_pay(sandbox, channel, numbers[1])
@@ -295,7 +301,7 @@ def test_closing_a_pending_order_closes_it_at_the_channel_first(app, sandbox, pa
 
     assert "The order was closed." in response.get_data(as_text=True)
     assert order_row(app, order_id)["state"] == "closed"
-    assert "已关闭" in payer.get("/billing/history", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "已关闭" in payer.get("/billing/history", headers=ZH).get_data(as_text=True)
     paid = requests.post(sandbox.url + CONTROL[channel] + "/pay", json={"out_trade_no": number}, timeout=10)
     assert paid.status_code != 200
 

@@ -31,7 +31,8 @@ def test_a_paid_plan_is_charged_to_the_balance(app, make_account, runner):
     with app.app_context():
         assert ledger.balance_fen(account_id) == 100
         entry = ledger.entries(account_id)[0]
-        assert (entry.kind, entry.amount_fen, entry.reference) == ("plan_charge", -9900, f"plan_change:{change_id}")
+        assert (entry.kind, entry.amount_fen) == ("plan_charge", -9900)
+        assert entry.reference == f"plan_change:{change_id}"
     assert runner.invoke(args=["portal", "ledger", "verify"]).exit_code == 0
 
 
