@@ -65,6 +65,11 @@ class DefaultConfig:
     # Shown in page titles and messages.
     SITE_NAME = "Portal"
 
+    # Billing: the largest single recharge in integer fen (50 000 yuan), and the base URL the
+    # payment channels post notifications to when it is not the host users browse (None: that host).
+    RECHARGE_MAX_FEN = 5_000_000
+    BILLING_NOTIFY_BASE_URL = None
+
 
 def finalize(config) -> None:
     """Derive settings that depend on others and refuse unsafe production settings."""

@@ -106,3 +106,13 @@ def test_history_pages_newest_first_with_a_keyset_cursor(app, payer):
     assert [i for i in ids if f'data-order-id="{i}"' in second] == ids[:5]
     assert 'id="billing-next"' not in second
     assert payer.get("/billing/history?before=abc").status_code == 400
+
+
+def test_the_maximum_is_the_operators_setting(app, payer):
+    app.config["RECHARGE_MAX_FEN"] = 1000
+
+    refused = payer.submit("/billing/recharge", {"amount": "10.01", "channel": "alipay"},
+                           headers={"Accept-Language": "en"})
+
+    assert refused.status_code == 400
+    assert "at most 10.00 yuan" in refused.get_data(as_text=True)
