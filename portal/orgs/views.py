@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from portal.accounts.access import set_current_account
 from portal.i18n import gettext as _
-from portal.orgs import services
+from portal.orgs import invitations, services
 from portal.orgs.forms import CreateOrgForm, DeleteOrgForm, InviteForm
 from portal.orgs.services import NotFound, OrgError, role_label
 
@@ -51,7 +51,7 @@ def _members_page(org, role: str, error: str | None = None, invite_form=None):
         role=role,
         can_manage=manage,
         members=services.members(org),
-        invitations=services.pending_invitations_of(org) if manage else [],
+        invitations=invitations.pending_invitations_of(org) if manage else [],
         invite_form=invite_form or InviteForm(formdata=None),
         account=services.org_account(org),
         error=error,
@@ -79,7 +79,7 @@ def index():
     return render_template(
         "orgs/index.html",
         memberships=services.memberships_of(_me()),
-        invitations=services.pending_invitations_for(_me()),
+        invitations=invitations.pending_invitations_for(_me()),
     )
 
 
@@ -99,20 +99,20 @@ def create():
 
 
 @bp.route("/invitations", endpoint="invitations")
-def invitations():
-    return render_template("orgs/invitations.html", invitations=services.pending_invitations_for(_me()))
+def invitation_list():
+    return render_template("orgs/invitations.html", invitations=invitations.pending_invitations_for(_me()))
 
 
 @bp.route("/invitations/<int:invitation_id>/<any(accept, decline):answer>", methods=["POST"])
 def answer_invitation(invitation_id: int, answer: str):
-    respond = services.accept_invitation if answer == "accept" else services.decline_invitation
+    respond = invitations.accept_invitation if answer == "accept" else invitations.decline_invitation
     try:
         invitation = respond(invitation_id, _me())
     except NotFound:
         abort(404)
     except OrgError as error:
         return render_template(
-            "orgs/invitations.html", invitations=services.pending_invitations_for(_me()), error=error.message
+            "orgs/invitations.html", invitations=invitations.pending_invitations_for(_me()), error=error.message
         ), 400
     if answer == "decline":
         flash(_("Invitation declined."), "info")
@@ -133,7 +133,7 @@ def invite(slug: str):
         abort(400)
     invitee = (form.login.data or "").strip()
     return _act(
-        slug, lambda org: services.invite(org, _me(), invitee, form.role.data or "member"),
+        slug, lambda org: invitations.invite(org, _me(), invitee, form.role.data or "member"),
         _("%(who)s was invited.", who=invitee), "owner", "admin", invite_form=form,
     )
 
@@ -141,7 +141,7 @@ def invite(slug: str):
 @bp.route("/<slug>/invitations/<int:invitation_id>/cancel", methods=["POST"])
 def cancel_invitation(slug: str, invitation_id: int):
     return _act(
-        slug, lambda org: services.cancel_invitation(org, _me(), invitation_id),
+        slug, lambda org: invitations.cancel_invitation(org, _me(), invitation_id),
         _("Invitation withdrawn."), "owner", "admin",
     )
 

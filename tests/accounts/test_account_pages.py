@@ -9,6 +9,7 @@ from portal.accounts.access import personal_account
 from portal.accounts.formatting import yuan
 from portal.accounts.models import Account
 from portal.extensions import db
+from portal.orgs import invitations
 from portal.orgs import services as orgs
 from portal.users.models import User
 
@@ -36,7 +37,7 @@ def world(app, users):
     with app.app_context():
         acme = orgs.create_organization(_user("alice"), "acme", "Acme")
         for name, role in (("carol", "admin"), ("bob", "member")):
-            orgs.accept_invitation(orgs.invite(acme, _user("alice"), name, role).id, _user(name))
+            invitations.accept_invitation(invitations.invite(acme, _user("alice"), name, role).id, _user(name))
         other = orgs.create_organization(_user("olga"), "other", "Other")
         accounts = {"acme": orgs.org_account(acme).id, "other": orgs.org_account(other).id}
         for name in ("alice", "carol", "bob", "olga", "eve"):
@@ -146,9 +147,9 @@ def test_permission_matrix(app, world, users, actor, method, route):
     with app.app_context():
         acme = orgs.find_org("acme")
         users.create("dave")
-        invitation = orgs.invite(acme, _user("alice"), "dave").id
+        invitation = invitations.invite(acme, _user("alice"), "dave").id
         users.create("fred")
-        orgs.accept_invitation(orgs.invite(acme, _user("alice"), "fred").id, _user("fred"))
+        invitations.accept_invitation(invitations.invite(acme, _user("alice"), "fred").id, _user("fred"))
     # Those who can see acme act on it; outsiders keep their personal account.
     client.submit("/account/switch", {"account_id": accounts["acme"]}, page="/orgs/")
     data = {
@@ -225,7 +226,7 @@ def test_account_info_sql_count_does_not_grow_with_members(app, users):
         boss = _user("boss")
         for i in range(49):
             member = db.session.get(User, users.create(f"member{i:02d}"))
-            orgs.accept_invitation(orgs.invite(org, boss, member.username).id, member)
+            invitations.accept_invitation(invitations.invite(org, boss, member.username).id, member)
     with_fifty = count_statements()
     print(f"\naccount-info SQL statements: 1 member {with_one}, 50 members {with_fifty}")
     assert with_fifty == with_one

@@ -6,6 +6,7 @@ from portal.accounts.access import personal_account
 from portal.accounts.models import PlanChange
 from portal.accounts.plans import PlanError
 from portal.extensions import db
+from portal.orgs import invitations
 from portal.orgs import services as orgs
 from portal.users.models import User
 
@@ -80,7 +81,7 @@ def test_only_owners_and_admins_change_an_orgs_plan(app, users):
         alice = db.session.get(User, users.create("alice"))
         bob = db.session.get(User, users.create("bob"))
         org = orgs.create_organization(alice, "acme", "Acme")
-        orgs.accept_invitation(orgs.invite(org, alice, "bob").id, bob)
+        invitations.accept_invitation(invitations.invite(org, alice, "bob").id, bob)
         account = orgs.org_account(org)
         with pytest.raises(PlanError, match="Only owners and admins"):
             plans.change_plan(account, "starter", bob)

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from portal.extensions import db
-from portal.orgs import services
+from portal.orgs import invitations, services
 from portal.orgs.models import Invitation, Membership, Organization
 from portal.users.models import User
 
@@ -19,7 +19,7 @@ def signed_in(app, users, username):
 def invitation_id(app, username):
     with app.app_context():
         user = db.session.scalar(db.select(User).filter_by(username=username))
-        return services.pending_invitations_for(user)[0].id
+        return invitations.pending_invitations_for(user)[0].id
 
 
 def role(app, slug, username):
@@ -41,8 +41,8 @@ def test_create_invite_accept_switch_and_change_roles(app, users):
     assert response.status_code == 302
     assert "bob" in alice.get("/orgs/acme/members").get_data(as_text=True)
 
-    invitations = bob.get("/orgs/invitations").get_data(as_text=True)
-    assert "acme" in invitations
+    pending = bob.get("/orgs/invitations").get_data(as_text=True)
+    assert "acme" in pending
     response = bob.submit(f"/orgs/invitations/{invitation_id(app, 'bob')}/accept", page="/orgs/invitations")
     assert response.status_code == 302
     assert role(app, "acme", "bob") == "member"

@@ -6,7 +6,7 @@ import pytest
 from portal.accounts.access import can_manage, can_view, member_role
 from portal.accounts.models import Account
 from portal.extensions import db
-from portal.orgs import services
+from portal.orgs import invitations, services
 from portal.orgs.models import Invitation, Membership, Organization
 from portal.orgs.services import OrgError
 from portal.users.models import User
@@ -28,8 +28,8 @@ def make_org(users, slug="acme"):
 
 
 def join(org, inviter, invitee, role="member"):
-    invitation = services.invite(org, inviter, invitee.username, role)
-    services.accept_invitation(invitation.id, invitee)
+    invitation = invitations.invite(org, inviter, invitee.username, role)
+    invitations.accept_invitation(invitation.id, invitee)
 
 
 @pytest.mark.parametrize(
@@ -76,43 +76,43 @@ def test_invite_by_username_or_verified_email_then_accept(ctx, users):
     org, owner = make_org(users)
     bob = user(users, "bob")
     carol = db.session.get(User, users.create("carol", email="Carol@Example.com"))
-    services.invite(org, owner, "BOB")
-    services.invite(org, owner, "carol@example.com", "admin")
-    assert [i.org.slug for i in services.pending_invitations_for(bob)] == ["acme"]
+    invitations.invite(org, owner, "BOB")
+    invitations.invite(org, owner, "carol@example.com", "admin")
+    assert [i.org.slug for i in invitations.pending_invitations_for(bob)] == ["acme"]
     account = services.org_account(org)
     assert not can_view(account, bob)
-    services.accept_invitation(services.pending_invitations_for(bob)[0].id, bob)
-    services.accept_invitation(services.pending_invitations_for(carol)[0].id, carol)
+    invitations.accept_invitation(invitations.pending_invitations_for(bob)[0].id, bob)
+    invitations.accept_invitation(invitations.pending_invitations_for(carol)[0].id, carol)
     assert member_role(account, bob) == "member"
     assert can_manage(account, carol) and not can_manage(account, bob)
-    assert services.pending_invitations_for(bob) == []
+    assert invitations.pending_invitations_for(bob) == []
 
 
 def test_unverified_email_finds_nobody(ctx, users):
     org, owner = make_org(users)
     users.create("dave", verified=False)
     with pytest.raises(OrgError, match="no user"):
-        services.invite(org, owner, "dave@example.com")
+        invitations.invite(org, owner, "dave@example.com")
 
 
 def test_declined_invitation_makes_no_member(ctx, users):
     org, owner = make_org(users)
     bob = user(users, "bob")
-    invitation = services.invite(org, owner, "bob")
-    services.decline_invitation(invitation.id, bob)
+    invitation = invitations.invite(org, owner, "bob")
+    invitations.decline_invitation(invitation.id, bob)
     assert services.role_of(org, bob) is None
     with pytest.raises(OrgError, match="already answered"):
-        services.accept_invitation(invitation.id, bob)
+        invitations.accept_invitation(invitation.id, bob)
     # A new invitation can follow a declined one.
-    services.invite(org, owner, "bob")
+    invitations.invite(org, owner, "bob")
 
 
 def test_only_the_invitee_answers(ctx, users):
     org, owner = make_org(users)
     bob, eve = user(users, "bob"), user(users, "eve")
-    invitation = services.invite(org, owner, "bob")
+    invitation = invitations.invite(org, owner, "bob")
     with pytest.raises(OrgError, match="no such invitation"):
-        services.accept_invitation(invitation.id, eve)
+        invitations.accept_invitation(invitation.id, eve)
     assert services.role_of(org, eve) is None
 
 
@@ -126,7 +126,7 @@ def test_bad_invitations_change_nothing(ctx, users, login, message):
     join(org, owner, user(users, "bob"))
     before = db.session.scalar(db.select(db.func.count()).select_from(Invitation))
     with pytest.raises(OrgError, match=message):
-        services.invite(org, owner, login)
+        invitations.invite(org, owner, login)
     assert db.session.scalar(db.select(db.func.count()).select_from(Invitation)) == before
 
 
@@ -137,18 +137,18 @@ def test_members_cannot_invite_and_admins_cannot_invite_owners(ctx, users):
     join(org, owner, carol, "admin")
     user(users, "dave")
     with pytest.raises(OrgError, match="permission"):
-        services.invite(org, bob, "dave")
+        invitations.invite(org, bob, "dave")
     with pytest.raises(OrgError, match="Only owners"):
-        services.invite(org, carol, "dave", "owner")
-    services.invite(org, carol, "dave", "admin")
+        invitations.invite(org, carol, "dave", "owner")
+    invitations.invite(org, carol, "dave", "admin")
 
 
 def test_a_second_invitation_while_one_is_pending_is_refused(ctx, users):
     org, owner = make_org(users)
     user(users, "bob")
-    services.invite(org, owner, "bob")
+    invitations.invite(org, owner, "bob")
     with pytest.raises(OrgError, match="pending invitation"):
-        services.invite(org, owner, "bob@example.com")
+        invitations.invite(org, owner, "bob@example.com")
 
 
 def test_concurrent_invitations_make_exactly_one(app, users):
@@ -162,7 +162,7 @@ def test_concurrent_invitations_make_exactly_one(app, users):
         with app.app_context():
             barrier.wait()
             try:
-                services.invite(db.session.get(Organization, org_id), db.session.get(User, owner_id), "bob")
+                invitations.invite(db.session.get(Organization, org_id), db.session.get(User, owner_id), "bob")
                 outcomes.append("invited")
             except OrgError as error:
                 outcomes.append(error.message)
@@ -228,7 +228,7 @@ def test_deleting_needs_an_owner_and_zero_balance_and_keeps_records(ctx, users):
     admin = user(users, "carol")
     join(org, owner, admin, "admin")
     user(users, "bob")
-    services.invite(org, owner, "bob")
+    invitations.invite(org, owner, "bob")
     with pytest.raises(OrgError, match="permission"):
         services.delete_organization(org, admin)
     account = services.org_account(org)
