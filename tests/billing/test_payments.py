@@ -316,3 +316,22 @@ def test_closing_an_order_that_was_just_paid_credits_it_instead(app, sandbox, pa
     assert "already paid" in response.get_data(as_text=True)
     assert order_row(app, order_id)["state"] == "paid"
     assert balance(app, payer.account_id) == 7000
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_valid_notification_for_an_order_we_never_made_is_refused(app, sandbox, live_portal, channel):
+    import secrets
+
+    from portal.billing.channels import ChargeRequest, payment_channels
+    from portal.timeutil import utcnow
+
+    number = "X" + secrets.token_hex(10)
+    with app.app_context():
+        payment_channels()[channel].create_charge(ChargeRequest(
+            number, 500, "not ours", f"{live_portal}/billing/notify/{channel}", utcnow() + timedelta(hours=1)
+        ))
+
+    sandbox_pay(sandbox, channel, number)
+
+    assert not wait_until(lambda: delivered(sandbox, channel, number))[0]["accepted"]
+    assert set(wait_until(lambda: outcomes(app))) == {"unknown_order"}  # retried: never credited
