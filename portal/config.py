@@ -61,6 +61,8 @@ class DefaultConfig:
     LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 
     BOOTSTRAP_SERVE_LOCAL = True
+    # Image origins allowed beyond 'self', data: and https: (Content-Security-Policy img-src).
+    CSP_EXTRA_IMG_SOURCES = ()
 
     # Shown in page titles and messages.
     SITE_NAME = "Portal"

@@ -41,9 +41,8 @@ def content_security_policy(app) -> str:
 def init_app(app) -> None:
     development = app.config["ENVIRONMENT"] == "development"
     app.extensions["portal.csp"] = {directive: list(sources) for directive, sources in BASE_POLICY.items()}
-    if development:
-        # The offline demo's providers (the sandbox) serve avatars over plain http on loopback.
-        _policy(app)["img-src"].append("http://127.0.0.1:*")
+    # Further image origins, e.g. a provider that serves avatars over plain http.
+    _policy(app)["img-src"].extend(app.config.get("CSP_EXTRA_IMG_SOURCES") or ())
 
     @app.after_request
     def set_security_headers(response):

@@ -44,6 +44,7 @@ def demo_command(port, sandbox_port, smtp_port):
             "ENVIRONMENT": "development",
             "SQLALCHEMY_DATABASE_URI": "sqlite:///demo.sqlite3",
             "PLUGINS": sandbox.plugin_settings(),
+            "CSP_EXTRA_IMG_SOURCES": [sandbox.url],
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
         }
     )

@@ -78,6 +78,8 @@ def portal_config(_schema, sandbox, tmp_path):
         "SESSION_COOKIE_SECURE": False,
         "SERVER_NAME": None,
         "PLUGINS": sandbox.plugin_settings(),
+        # The sandbox's providers serve avatars over plain http.
+        "CSP_EXTRA_IMG_SOURCES": [sandbox.url],
         "PLUGINS_ENABLED": None,
         "PLUGINS_DISABLED": (),
     }

@@ -1,0 +1,90 @@
+"""Browser journeys: the portal served over real HTTP on 127.0.0.1, driven by headless Chromium
+(Debian's /usr/bin/chromium through Playwright), with the provider sandbox beside it. These catch what
+the test client cannot: the CSP, JavaScript, redirects across origins."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium fonts-wqy-microhei")
+    playwright = sync_api.sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def live_portal(app):
+    """The app fixture served on a free loopback port; returns its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+class Person:
+    """One person at one browser: a fresh context (cookies), console errors collected."""
+
+    def __init__(self, chromium, base_url):
+        self.context = chromium.new_context(locale="zh-CN", base_url=base_url)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(20_000)
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def sign_up(self, username, email, password):
+        page = self.page
+        page.goto("/auth/sign-up")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.fill("input[name=confirm]", password)
+        page.click("main form [type=submit]")
+        page.wait_for_load_state()
+
+    def sign_in(self, login, password):
+        page = self.page
+        page.goto("/auth/sign-in")
+        page.fill("input[name=login]", login)
+        page.fill("input[name=password]", password)
+        page.click("main form [type=submit]")
+        page.wait_for_url("**/user/**")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def person(chromium, live_portal):
+    made = []
+
+    def make():
+        made.append(Person(chromium, live_portal))
+        return made[-1]
+
+    yield make
+    for p in made:
+        # A CSP violation or a script error is a bug even when the journey succeeded.
+        assert not p.errors, p.errors
+        p.close()
