@@ -71,6 +71,12 @@ class Person:
         page.click("main form [type=submit]")
         page.wait_for_url("**/user/**")
 
+    def snapshot(self, name):
+        """Save a full-page screenshot when PORTAL_TEST_SCREENSHOTS names a folder (to look at)."""
+        folder = os.environ.get("PORTAL_TEST_SCREENSHOTS")
+        if folder:
+            self.page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+
     def close(self):
         self.context.close()
 

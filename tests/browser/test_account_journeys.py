@@ -1,0 +1,57 @@
+"""In Chromium: sign up and verify the email with the code from the (sandbox) mailbox; create an
+organization, invite a second person who accepts, switch to it, see its trial quotas, and change a
+member's role."""
+PASSWORD = "correct horse battery staple"
+
+
+def test_sign_up_and_verify_the_email(person, mailbox):
+    me = person()
+    me.sign_up("wangwu", "wangwu@example.com", PASSWORD)
+    page = me.page
+    page.wait_for_url("**/user/emails**")
+    page.fill("input[name=code]", mailbox.last_code("wangwu@example.com"))
+    page.click("button:has-text('验证')")
+    page.wait_for_load_state()
+    assert "已验证" in page.locator("main table").inner_text()
+    me.snapshot("user-emails")
+    page.goto("/user/profile")
+    assert "wangwu" in page.locator("main").inner_text()
+    me.snapshot("user-profile")
+
+
+def test_organization_invite_accept_switch_and_roles(person, users):
+    users.create("owner1", password=PASSWORD)
+    users.create("member1", password=PASSWORD)
+    owner, member = person(), person()
+    owner.sign_in("owner1", PASSWORD)
+    member.sign_in("member1", PASSWORD)
+
+    page = owner.page
+    page.goto("/orgs/new")
+    page.fill("input[name=slug]", "acme")
+    page.fill("input[name=name]", "Acme 云")
+    page.click("main form [type=submit]")
+    page.wait_for_url("**/orgs/acme/**")
+    page.fill("input[name=login]", "member1")
+    page.click("button:has-text('邀请')")
+    page.wait_for_load_state()
+
+    member.page.goto("/orgs/invitations")
+    member.page.click("button:has-text('接受')")
+    member.page.wait_for_load_state()
+    member.page.locator("#current-account").click()
+    member.page.locator("button[name=account_id]:has-text('acme')").click()
+    member.page.wait_for_load_state()
+    member.page.goto("/account/info")
+    info = member.page.locator("main").inner_text()
+    assert "组织账户" in info and "acme" in info
+    assert "项目" in info and "容器实例" in info and "服务实例" in info
+    member.snapshot("org-account-info")
+
+    page.goto("/orgs/acme/members")
+    row = page.locator("tr", has_text="member1")
+    row.locator("select[name=role]").select_option("admin")
+    row.locator("button:has-text('更改')").click()
+    page.wait_for_load_state()
+    assert "管理员" in page.locator("tr", has_text="member1").inner_text()
+    owner.snapshot("org-members")
