@@ -2,9 +2,11 @@
 
 Starts the provider sandbox here (its keys are generated now), runs the portal in a child process
 (`flask run --with-threads`) on the given database with the channel plugins pointed at the sandbox,
-opens N recharge orders with real charges at the channel, then has the sandbox's buyer pay them
-all: the sandbox signs each notification and delivers it to the portal's /billing/notify/<channel>.
-It measures from the first payment until every order is paid, and finally checks the ledger.
+opens N recharge orders with real charges at the channel, then has the sandbox's buyer pay them,
+--concurrency at a time: the sandbox signs each notification and delivers it to the portal's
+/billing/notify/<channel>. It measures from the first payment until every order is paid, and
+finally checks the ledger. The portal runs on Werkzeug's threaded server, on the same machine as
+the sandbox and this script: the figure is a floor, not a production capacity.
 
     python bench/notifications.py -n 1000 \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench
@@ -20,6 +22,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -66,16 +69,19 @@ def start_portal(config: dict, port: int) -> subprocess.Popen:
     env = dict(os.environ)
     for key, value in config.items():
         env[f"PORTAL_{key}"] = value if isinstance(value, str) else json.dumps(value)
+    # Its request log goes to a file: a pipe nobody reads fills up and stalls the server.
+    log = tempfile.NamedTemporaryFile("w+b", prefix="portal-bench-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "portal:create_app", "run", "--with-threads",
          "--no-reload", "--no-debugger", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     import requests
 
     for _ in range(200):
         if process.poll() is not None:
-            raise SystemExit(f"the portal did not start:\n{process.stderr.read().decode()}")
+            log.seek(0)
+            raise SystemExit(f"the portal did not start:\n{log.read().decode()[-4000:]}")
         try:
             requests.get(f"http://127.0.0.1:{port}/auth/sign-in", timeout=1)
             return process
@@ -194,10 +200,18 @@ def pay_all(app, sandbox, args, order_ids) -> float:
     faults = {"duplicate": args.duplicates} if args.duplicates > 1 else {}
     session = requests.Session()
 
+    notifier = sandbox.state[args.channel]["notifier"]
+
     def pay(number):
+        # Closed loop: each worker waits until its notification was acknowledged, so at most
+        # --concurrency notifications (times --duplicates) are in flight, as with real traffic
+        # spread over time; otherwise the sandbox fires every one at once and measures a queue.
         response = session.post(f"{sandbox.url}{CONTROL[args.channel]}/pay",
                                 json={"out_trade_no": number, "faults": faults}, timeout=30)
         response.raise_for_status()
+        deadline = time.perf_counter() + 60
+        while not any(e["accepted"] for e in notifier.entries(number)) and time.perf_counter() < deadline:
+            time.sleep(0.01)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(args.concurrency) as pool:
