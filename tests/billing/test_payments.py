@@ -335,3 +335,33 @@ def test_a_valid_notification_for_an_order_we_never_made_is_refused(app, sandbox
 
     assert not wait_until(lambda: delivered(sandbox, channel, number))[0]["accepted"]
     assert set(wait_until(lambda: outcomes(app))) == {"unknown_order"}  # retried: never credited
+
+
+def test_reconciliation_and_expiry_running_on_several_machines_at_once_credit_once(
+        app, sandbox, payer, clock):
+    import threading
+
+    from portal.billing import reconcile
+
+    placed = [(channel, recharge(payer, "10", channel)) for channel in CHANNELS for _ in range(3)]
+    order_ids = [order_id for _, order_id in placed]
+    for channel, order_id in placed[::2]:
+        sandbox_pay(sandbox, channel, out_trade_no(app, order_id), drop=-1)
+    clock.advance(timedelta(days=1, minutes=1))
+    start = threading.Barrier(4)
+
+    def run(job):
+        with app.app_context():
+            start.wait(timeout=30)
+            job()
+
+    jobs = [reconcile.reconcile_pending, reconcile.expire_due] * 2
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    states = [order_row(app, order_id)["state"] for order_id in order_ids]
+    assert states == ["paid", "expired"] * 3
+    assert balance(app, payer.account_id) == 3 * 1000
