@@ -16,7 +16,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 
-pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="session")
