@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROOMS = ("auth", "users", "accounts", "orgs", "identities", "billing")
 
 
-def load_config(config=None, instance_path=None) -> dict:
+def load_config(config=None, instance_path=None, check_secret_key: bool = True) -> dict:
     """Defaults, then instance/portal.cfg, then PORTAL_* environment variables, then ``config``."""
     app = Flask("portal-config", instance_path=instance_path, instance_relative_config=True)
     app.config.from_object(portal_config.DefaultConfig)
@@ -27,7 +27,7 @@ def load_config(config=None, instance_path=None) -> dict:
     app.config.from_prefixed_env("PORTAL")
     if config:
         app.config.update(config)
-    portal_config.finalize(app.config)
+    portal_config.finalize(app.config, check_secret_key)
     return app.config
 
 

@@ -15,7 +15,8 @@ def plugins_command():
     from portal import load_config
     from portal.plugins import list_plugins
 
-    rows = list_plugins(load_config())
+    # Listing needs no secret key: it is how an operator finds out why the site will not start.
+    rows = list_plugins(load_config(check_secret_key=False))
     click.echo(f"{'name':<20} {'version':<10} {'enabled':<8} missing settings")
     for info in rows:
         missing = info.error or ", ".join(info.missing_config) or "-"
@@ -23,18 +24,22 @@ def plugins_command():
 
 
 for _room in ("users", "accounts", "billing", "sandbox"):
-    try:
-        importlib.import_module(f"portal.{_room}.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"portal.{_room}.cli":
-            raise
+    importlib.import_module(f"portal.{_room}.cli")
 
 
 def main() -> None:
     """The ``portal`` console script: ``portal X`` is ``flask --app wsgi portal X``, except that
     commands which need no app (``demo``, ``sandbox``, ``plugins``) never build one."""
+    import sys
+
     from flask.cli import ScriptInfo
 
     from portal import create_app
+    from portal.config import ConfigError
+    from portal.plugins import PluginError
 
-    portal_group(obj=ScriptInfo(create_app=create_app), prog_name="portal")
+    try:
+        portal_group(obj=ScriptInfo(create_app=create_app), prog_name="portal")
+    except (ConfigError, PluginError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

@@ -64,3 +64,21 @@ def test_every_room_has_its_blueprint(tmp_path):
     for room in ("auth", "users", "accounts", "orgs", "identities", "billing"):
         assert room in app.blueprints
     assert "index" in app.view_functions
+
+
+def test_operators_get_a_message_not_a_traceback_when_the_config_is_wrong(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PORTAL_")}
+    env["PORTAL_INSTANCE_PATH"] = str(tmp_path)
+    script = "from portal.cli import main; main()"
+    refused = subprocess.run([sys.executable, "-c", script, "quota", "show", "user:x"], env=env,
+                             capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "Error: SECRET_KEY is not set: set PORTAL_SECRET_KEY (or SECRET_KEY in instance/portal.cfg).")
+    # Listing plugins needs no secret: it is how an operator finds out what is missing.
+    listed = subprocess.run([sys.executable, "-c", script, "plugins"], env=env,
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert listed.returncode == 0 and "missing settings" in listed.stdout

@@ -20,6 +20,7 @@ from flask import current_app
 from portal.accounts.access import can_manage
 from portal.accounts.formatting import yuan
 from portal.accounts.models import Account, PlanChange
+from portal.config import ConfigError
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
@@ -57,25 +58,25 @@ class PlanError(ValueError):
 def _whole(value, what: str) -> int:
     # bool is an int in Python, and floats have no place in money or counts.
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RuntimeError(f"PLANS: {what} must be a whole number, zero or more (got {value!r}).")
+        raise ConfigError(f"PLANS: {what} must be a whole number, zero or more (got {value!r}).")
     return value
 
 
 def plans_from_config(config) -> list[Plan]:
-    """Read and check ``PLANS``; raises RuntimeError naming the bad setting."""
+    """Read and check ``PLANS``; raises ConfigError naming the bad setting."""
     configured = dict(config.get("PLANS") or {})
     trial = configured.pop(TRIAL, {}) or {}
     if trial.get("price_fen", 0) != 0:
-        raise RuntimeError("PLANS: the trial plan is always free; remove its price_fen.")
+        raise ConfigError("PLANS: the trial plan is always free; remove its price_fen.")
     result = [
         Plan(TRIAL, trial.get("name") or _l("Trial"), 0,
              {k: _whole(v, f"trial quota {k}") for k, v in (trial.get("quotas") or TRIAL_QUOTAS).items()})
     ]
     for key, settings in configured.items():
         if not PLAN_KEY.match(key):
-            raise RuntimeError(f"PLANS: plan key {key!r} must be lowercase a-z, 0-9, _ or -, at most 32.")
+            raise ConfigError(f"PLANS: plan key {key!r} must be lowercase a-z, 0-9, _ or -, at most 32.")
         if not settings.get("name"):
-            raise RuntimeError(f"PLANS: plan {key!r} needs a name.")
+            raise ConfigError(f"PLANS: plan {key!r} needs a name.")
         quotas = settings.get("quotas") or {}
         result.append(
             Plan(
