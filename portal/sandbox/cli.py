@@ -7,6 +7,12 @@ import click
 from portal.cli import portal_group
 
 DEMO_USER = ("demo", "demo@example.com", "portal-demo-2026")
+DEMO_PLANS = {
+    "standard": {"name": {"zh_CN": "标准版", "en": "Standard"}, "price_fen": 9900,
+                 "quotas": {"projects": 20, "containers": 50, "services": 20}},
+    "pro": {"name": {"zh_CN": "专业版", "en": "Professional"}, "price_fen": 29900,
+            "quotas": {"projects": 100, "containers": 200, "services": 100}},
+}
 
 
 @portal_group.command("sandbox", with_appcontext=False)
@@ -45,6 +51,7 @@ def demo_command(port, sandbox_port, smtp_port):
             "SQLALCHEMY_DATABASE_URI": "sqlite:///demo.sqlite3",
             "PLUGINS": sandbox.plugin_settings(),
             "CSP_EXTRA_IMG_SOURCES": [sandbox.url],
+            "PLANS": DEMO_PLANS,
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
         }
     )
