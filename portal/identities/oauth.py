@@ -3,7 +3,7 @@ of each, and ``state`` + PKCE.
 
 ``state`` is the core's, not authlib's (whose session entries live an hour, unbounded in number):
 random (authlib's 30 characters, ~178 bits), kept in the signed session with the provider, the
-purpose and the user it was made for, single use, 10 minutes of life and at most 10 pending per
+purpose, the user it was made for and where to land afterwards, single use, 10 minutes of life and at most 10 pending per
 session (security-baseline, "OAuth client state").
 """
 from __future__ import annotations
@@ -44,6 +44,8 @@ class Callback:
     purpose: str
     user_id: int | None
     identity: ProviderIdentity
+    # A local path (checked when it was stored) to land on after signing in, or None.
+    next_path: str | None = None
 
 
 def providers(app=None) -> dict[str, OAuthProvider]:
@@ -88,8 +90,10 @@ def _pending_states() -> dict:
     return {state: entry for state, entry in pending.items() if entry.get("expires", 0) > now}
 
 
-def authorization_url(provider: OAuthProvider, purpose: str, user_id: int | None = None) -> str:
-    """Where to send the browser to start signing in or linking with ``provider``."""
+def authorization_url(provider: OAuthProvider, purpose: str, user_id: int | None = None,
+                      next_path: str | None = None) -> str:
+    """Where to send the browser to start signing in or linking with ``provider``; ``next_path``
+    (a local path, checked by the caller) comes back with the callback."""
     created = _client(provider).create_authorization_url(_redirect_uri(provider))
     pending = _pending_states()
     pending[created["state"]] = {
@@ -97,6 +101,7 @@ def authorization_url(provider: OAuthProvider, purpose: str, user_id: int | None
         "purpose": purpose,
         "user_id": user_id,
         "verifier": created.get("code_verifier"),
+        "next": next_path,
         "expires": time.time() + STATE_LIFETIME_SECONDS,
     }
     newest = sorted(pending.items(), key=lambda item: item[1]["expires"])[-MAX_PENDING_STATES:]
@@ -141,4 +146,4 @@ def complete(provider: OAuthProvider, args) -> Callback:
         raise ProviderError(_("The provider could not be reached. Please try again later.")) from exc
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ProviderError(_("The provider sent an answer Portal does not understand.")) from exc
-    return Callback(provider, entry["purpose"], entry.get("user_id"), found)
+    return Callback(provider, entry["purpose"], entry.get("user_id"), found, entry.get("next"))

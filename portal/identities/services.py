@@ -6,19 +6,23 @@
 - An unknown provider account that signs in may create a new portal account (operator switch per
   provider) and is never attached to an existing account, whatever its email.
 - ``portal_identity_linked`` runs inside the linking transaction; ``first_link`` is True only the
-  first time this provider account is linked to anyone, ever.
+  first time this provider account is linked to anyone, ever. When a plugin's hook raises, the link
+  is rolled back and the person is told; the error is logged.
+- Starting a provider round trip and answering its callback are rate limited per IP address.
 """
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import unicodedata
 
 import sqlalchemy as sa
+from limits import parse
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.services import open_personal_account
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.i18n import gettext as _
 from portal.i18n import localized
 from portal.identities.models import (
@@ -35,6 +39,15 @@ from portal.timeutil import utcnow
 from portal.users.models import User
 from portal.users.usernames import MAX_LENGTH as USERNAME_MAX, username_key
 
+logger = logging.getLogger(__name__)
+
+# Per IP address, well above what a person clicking through a provider's page can reach; a shared
+# office address still has room (django-allauth allows 20 sign-ups a minute per IP).
+RATE_LIMITS = {
+    "identities_start_ip": "20/minute",
+    "identities_callback_ip": "20/minute",
+}
+
 
 class LinkError(Exception):
     """A linking rule refused; ``message`` is translated and shown as is, ``status`` is HTTP's."""
@@ -43,6 +56,18 @@ class LinkError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def allow_attempt(name: str, ip: str) -> bool:
+    """Count one attempt of ``name`` (a ``RATE_LIMITS`` key) from ``ip``; False when over the limit."""
+    return limiter.limiter.hit(parse(RATE_LIMITS[name]), "portal", name, ip)
+
+
+def too_many_attempts() -> LinkError:
+    return LinkError(
+        _("Too many third-party sign-in attempts from your network. Wait a minute and try again."),
+        status=429,
+    )
 
 
 def clean_identity(found: ProviderIdentity) -> ProviderIdentity:
@@ -87,7 +112,19 @@ def _add_identity(user: User, provider: OAuthProvider, found: ProviderIdentity) 
         db.session.add(LinkedSubject(provider=provider.name, subject=found.subject, first_user=user))
     # Unique constraints decide a race between two browsers linking the same account.
     db.session.flush()
-    hook().portal_identity_linked(user=user, identity=identity, first_link=seen is None)
+    try:
+        hook().portal_identity_linked(user=user, identity=identity, first_link=seen is None)
+    except Exception:
+        # A plugin's failure undoes the link, so plugins never see a link they could not handle.
+        # Only names and ids are logged: never the provider's token or the person's details.
+        logger.exception("portal_identity_linked failed; %s link of user %s rolled back",
+                         provider.name, user.id)
+        db.session.rollback()
+        raise LinkError(
+            _("Linking your %(provider)s account failed on our side, so nothing was changed. "
+              "Please try again later.", provider=localized(provider.label)),
+            status=503,
+        ) from None
     return identity
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
+from portal.auth.services import is_local_path
 from portal.i18n import gettext as _
 from portal.i18n import localized
 from portal.identities import oauth, services
 from portal.identities.providers import ProviderError
+from portal.net import client_ip
 from portal.users.models import User
 
 bp = Blueprint("identities", __name__, url_prefix="/identities")
@@ -41,17 +43,32 @@ def _render_index(error: str | None = None, status: int = 200):
     return render_template("identities/index.html", rows=rows, error=error), status
 
 
+def _too_many(limit: str):
+    """The page saying so when this IP is over ``limit``, or None while it is within it."""
+    if services.allow_attempt(limit, client_ip()):
+        return None
+    refused = services.too_many_attempts()
+    return _failed(refused.message, refused.status)
+
+
 @bp.post("/<provider>/link")
 @login_required
 def link(provider):
     provider = _provider_or_404(provider)
+    if (refused := _too_many("identities_start_ip")) is not None:
+        return refused
     return redirect(oauth.authorization_url(provider, oauth.LINK, current_user.id))
 
 
 @bp.post("/<provider>/sign-in")
 def sign_in(provider):
     provider = _provider_or_404(provider)
-    return redirect(oauth.authorization_url(provider, oauth.SIGN_IN))
+    if (refused := _too_many("identities_start_ip")) is not None:
+        return refused
+    next_path = request.form.get("next")
+    return redirect(oauth.authorization_url(
+        provider, oauth.SIGN_IN, next_path=next_path if is_local_path(next_path) else None
+    ))
 
 
 @bp.post("/<provider>/unlink")
@@ -69,6 +86,9 @@ def unlink(provider):
 @bp.get("/<provider>/callback")
 def callback(provider):
     provider = _provider_or_404(provider)
+    # Counted before the state is spent, so a refused callback can be retried once the minute is over.
+    if (refused := _too_many("identities_callback_ip")) is not None:
+        return refused
     try:
         result = oauth.complete(provider, request.args)
     except (oauth.StateError, oauth.ConsentDenied, ProviderError) as exc:
@@ -105,7 +125,7 @@ def _finish_sign_in(result: oauth.Callback):
         flash(_("Welcome! Your Portal account %(username)s was created with %(provider)s.",
                 username=user.username, provider=localized(result.provider.label)), "success")
     _start_session(user)
-    return redirect(url_for("users.profile"))
+    return redirect(result.next_path if is_local_path(result.next_path) else url_for("users.profile"))
 
 
 def _start_session(user: User) -> None:

@@ -94,3 +94,36 @@ def test_sign_in_page_offers_every_provider(client):
     page = client.get("/auth/sign-in").get_data(as_text=True)
     for provider in ("github", "bitbucket", "coding"):
         assert f'action="/identities/{provider}/sign-in"' in page
+
+
+def provider_form(page, provider):
+    """The fields of the sign-in page's "Sign in with <provider>" button."""
+    from portal.testing.contract import _Forms
+
+    forms = _Forms()
+    forms.feed(page)
+    [form] = [f for f in forms.forms if f["action"] == f"/identities/{provider}/sign-in"]
+    return form["fields"]
+
+
+def test_sign_in_returns_to_the_page_that_asked_for_it(provider_browser):
+    browser = provider_browser()
+    to_sign_in = browser.client.get("/identities/?from=mail")
+    assert to_sign_in.status_code == 302
+    page = browser.client.get(to_sign_in.headers["Location"]).get_data(as_text=True)
+    fields = provider_form(page, "bitbucket")
+    assert fields["next"] == "/identities/?from=mail"
+    started = browser.client.post("/identities/bitbucket/sign-in", data=fields)
+    landed = browser.back_to_portal(browser.consent(started.headers["Location"]))
+    assert landed.status_code == 302
+    assert landed.headers["Location"] == "/identities/?from=mail"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "profile"])
+def test_sign_in_never_returns_to_another_site(provider_browser, target):
+    browser = provider_browser()
+    page = browser.client.get("/auth/sign-in", query_string={"next": target}).get_data(as_text=True)
+    started = browser.client.post("/identities/github/sign-in", data=provider_form(page, "github"))
+    landed = browser.back_to_portal(browser.consent(started.headers["Location"]))
+    assert landed.status_code == 302
+    assert landed.headers["Location"].endswith("/profile")
