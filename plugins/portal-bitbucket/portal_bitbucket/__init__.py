@@ -1,6 +1,7 @@
 """Sign in with Bitbucket Cloud (OAuth 2 consumer; no PKCE). Settings: PLUGINS["bitbucket"] =
 {"client_id": <key>, "client_secret": {"$env": "BITBUCKET_CLIENT_SECRET"}, optional "web_url",
 "api_url", "allow_sign_up"}. The consumer's scopes (account, email) are set at Bitbucket."""
+from portal.i18n import gettext as _
 from portal.identities.providers import OAuthProvider, ProviderError, ProviderIdentity
 from portal.plugins import hookimpl
 
@@ -22,7 +23,7 @@ class Bitbucket(OAuthProvider):
         # The uuid is stable; the username was removed in 2019 and the nickname can change.
         subject = user.get("uuid") or user.get("account_id")
         if not subject:
-            raise ProviderError("Bitbucket did not return an account id.")
+            raise ProviderError(_("Bitbucket did not return an account id."))
         return ProviderIdentity(
             subject=subject,
             name=user.get("display_name") or user.get("nickname"),

@@ -1,6 +1,7 @@
 """Sign in with CODING (coding.net; no PKCE). Settings: PLUGINS["coding"] = {"client_id": ...,
 "client_secret": {"$env": "CODING_CLIENT_SECRET"}, "base_url": "https://<team>.coding.net",
 optional "allow_sign_up"}."""
+from portal.i18n import gettext as _
 from portal.identities.providers import OAuthProvider, ProviderError, ProviderIdentity
 from portal.plugins import hookimpl
 
@@ -21,10 +22,10 @@ class Coding(OAuthProvider):
         response.raise_for_status()
         answer = response.json().get("Response") or {}
         if answer.get("Error"):
-            raise ProviderError(f"CODING refused: {answer['Error'].get('Code')}")
+            raise ProviderError(_("CODING refused the request (%(code)s).", code=answer['Error'].get('Code')))
         user = answer.get("User") or {}
         if not user.get("Id"):
-            raise ProviderError("CODING did not return a user id.")
+            raise ProviderError(_("CODING did not return a user id."))
         # User ids are per team (each team is its own host), so the team is part of the subject.
         return ProviderIdentity(
             subject=f"{token.get('team', '')}:{user['Id']}",

@@ -1,5 +1,6 @@
 """Sign in with GitHub (OAuth app, PKCE S256). Settings: PLUGINS["github"] = {"client_id": ...,
 "client_secret": {"$env": "GITHUB_CLIENT_SECRET"}, optional "web_url", "api_url", "allow_sign_up"}."""
+from portal.i18n import gettext as _
 from portal.identities.providers import OAuthProvider, ProviderError, ProviderIdentity
 from portal.plugins import hookimpl
 
@@ -21,7 +22,7 @@ class GitHub(OAuthProvider):
         user = response.json()
         if not user.get("id"):
             # The login can be renamed and then taken by someone else; only the id is stable.
-            raise ProviderError("GitHub did not return a user id.")
+            raise ProviderError(_("GitHub did not return a user id."))
         return ProviderIdentity(
             subject=str(user["id"]),
             name=user.get("name") or user.get("login"),
