@@ -43,7 +43,7 @@ def create_app(config=None, instance_path=None) -> Flask:
         count = int(app.config["TRUSTED_PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from portal import extensions, i18n, security, user_center
+    from portal import extensions, i18n, ratelimits, security, user_center
     from portal.auth import sessions
     from portal.plugins import create_plugin_manager
 
@@ -51,6 +51,7 @@ def create_app(config=None, instance_path=None) -> Flask:
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
+    ratelimits.init_app(app)
     extensions.bootstrap.init_app(app)
     i18n.init_app(app)
     sessions.init_app(app)

@@ -47,6 +47,7 @@ class DefaultConfig:
     PASSWORD_ARGON2_PARALLELISM = 1
 
     # Flask-Limiter: memory:// is per process; use redis://... when running several workers.
+    RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     # Number of proxies in front of the portal whose X-Forwarded-For may be trusted.

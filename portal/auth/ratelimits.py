@@ -1,12 +1,9 @@
 """Rate limits of sign-up, sign-in and password reset (security-baseline: django-allauth's
-defaults). Counted in Flask-Limiter's storage (memory, or Redis when configured), checked by hand
-so a form can say what happened instead of a bare 429 page.
+defaults), counted by portal.ratelimits so a form can say what happened.
 """
 from __future__ import annotations
 
-from limits import parse
-
-from portal.extensions import limiter
+from portal import ratelimits
 
 # name -> limit; the key is an IP address, an account or a destination, as the caller says.
 LIMITS = {
@@ -20,19 +17,15 @@ LIMITS = {
 }
 
 
-def _item(name: str):
-    return parse(LIMITS[name])
-
-
 def allowed(name: str, key: str) -> bool:
     """True while ``key`` has attempts left under limit ``name`` (nothing is counted)."""
-    return limiter.limiter.test(_item(name), "portal", name, key)
+    return ratelimits.allowed(LIMITS[name], "portal", name, key)
 
 
 def hit(name: str, key: str) -> bool:
     """Count one attempt; False when it is over the limit."""
-    return limiter.limiter.hit(_item(name), "portal", name, key)
+    return ratelimits.hit(LIMITS[name], "portal", name, key)
 
 
 def clear(name: str, key: str) -> None:
-    limiter.limiter.clear(_item(name), "portal", name, key)
+    ratelimits.clear(LIMITS[name], "portal", name, key)

@@ -18,11 +18,11 @@ import secrets
 import unicodedata
 
 import sqlalchemy as sa
-from limits import parse
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.services import open_personal_account
-from portal.extensions import db, limiter
+from portal import ratelimits
+from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import localized
 from portal.identities.models import (
@@ -60,7 +60,7 @@ class LinkError(Exception):
 
 def allow_attempt(name: str, ip: str) -> bool:
     """Count one attempt of ``name`` (a ``RATE_LIMITS`` key) from ``ip``; False when over the limit."""
-    return limiter.limiter.hit(parse(RATE_LIMITS[name]), "portal", name, ip)
+    return ratelimits.hit(RATE_LIMITS[name], "portal", name, ip)
 
 
 def too_many_attempts() -> LinkError:

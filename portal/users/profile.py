@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from limits import parse
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db, limiter
+from portal import ratelimits
+from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.users.contacts import ContactError, check_code_from, send_code_to
 from portal.users.models import User
@@ -15,7 +15,7 @@ AVATAR_URL_MAX_LENGTH = 2048
 CHANGE_PASSWORD = "change_password"
 # Wrong current passwords per user (the sign-in limit, security-baseline): a signed-in session
 # someone else holds must not become a way to guess the password.
-WRONG_PASSWORD_LIMIT = parse("5/5minutes")
+WRONG_PASSWORD_LIMIT = "5/5minutes"
 
 
 class ProfileError(ContactError):
@@ -99,10 +99,10 @@ def _check_passwords(user: User, old_password: str, new_password: str) -> None:
         if not old_password:
             raise ProfileError(_("Enter your current password."), "old_password")
         key = str(user.id)
-        if not limiter.limiter.test(WRONG_PASSWORD_LIMIT, "portal", "change_password_wrong", key):
+        if not ratelimits.allowed(WRONG_PASSWORD_LIMIT, "portal", "change_password_wrong", key):
             raise ProfileError(_("Too many wrong passwords. Please try again in a few minutes."), "old_password")
         if not verify_password(user.password_hash, old_password):
-            limiter.limiter.hit(WRONG_PASSWORD_LIMIT, "portal", "change_password_wrong", key)
+            ratelimits.hit(WRONG_PASSWORD_LIMIT, "portal", "change_password_wrong", key)
             raise ProfileError(_("The current password is wrong."), "old_password")
     problems = password_problems(new_password or "", user.username)
     if problems:

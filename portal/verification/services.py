@@ -14,18 +14,17 @@ import hmac
 import math
 import re
 import secrets
-import time
 import unicodedata
 from datetime import timedelta
 
 from flask import current_app, has_request_context
 from flask_babel import force_locale, get_locale
 from limits import parse_many
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db, limiter
+from portal import ratelimits
+from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.net import client_ip
 from portal.plugins import DeliveryError, hook
@@ -228,7 +227,6 @@ def _default_locale() -> str:
 
 def _take_send_allowance(destination: str) -> None:
     """Count one send against the destination's and the client's limits, or raise RateLimited."""
-    strategy = MovingWindowRateLimiter(limiter.storage)
     checks = [
         (item, "verification-send-destination", destination)
         for item in parse_many(current_app.config.get("VERIFICATION_SEND_LIMITS", DEFAULT_SEND_LIMITS))
@@ -241,14 +239,12 @@ def _take_send_allowance(destination: str) -> None:
             )
         ]
     # Test every limit before counting, so a refused send uses up none of the others.
-    blocked = [(item, ids) for item, *ids in checks if not strategy.test(item, *ids)]
+    blocked = [(item, ids) for item, *ids in checks if not ratelimits.allowed(item, *ids)]
     if blocked:
-        reset = max(strategy.get_window_stats(item, *ids).reset_time for item, ids in blocked)
-        raise _rate_limited(max(1, math.ceil(reset - time.time())))
+        raise _rate_limited(max(ratelimits.retry_after(item, *ids) for item, ids in blocked))
     for item, *ids in checks:
-        if not strategy.hit(item, *ids):
-            reset = strategy.get_window_stats(item, *ids).reset_time
-            raise _rate_limited(max(1, math.ceil(reset - time.time())))
+        if not ratelimits.hit(item, *ids):
+            raise _rate_limited(ratelimits.retry_after(item, *ids))
 
 
 def _rate_limited(retry_after: int) -> RateLimited:

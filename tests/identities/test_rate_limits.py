@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from limits import parse
 
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.identities import services
 from portal.identities.models import Identity
 from portal.users.models import User
@@ -57,6 +57,6 @@ def test_callbacks_are_limited_per_ip_and_a_refused_one_keeps_its_state(app, pro
     assert counts(app) == (0, 0)
     # Once the window has passed (the counters are emptied), the same answer still signs in.
     with app.app_context():
-        limiter.reset()
+        app.extensions["portal.ratelimits"].storage.reset()
     assert browser.back_to_portal(location).status_code == 302
     assert counts(app) == (1, 1)

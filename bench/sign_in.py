@@ -1,0 +1,86 @@
+"""Sign-in time per request, and SQL statements per user-center page.
+
+Builds the portal in-process on a scratch SQLite database (or --database-url), creates a user, then
+signs in N times through the real form (CSRF token, argon2id check, session rotation) and renders
+each user-center page once, counting the SQL statements it runs.
+
+    python bench/sign_in.py -n 50
+"""
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.testing.client import PortalClient  # noqa: E402
+from portal.users import services  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+PAGES = ["/user/profile", "/user/emails", "/user/phone", "/user/password", "/account/info",
+         "/billing/history", "/identities/"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=50, help="sign-ins to time")
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+
+    scratch = tempfile.mkdtemp()
+    url = args.database_url or f"sqlite:///{scratch}/bench.sqlite3"
+    app = create_app({
+        "ENVIRONMENT": "production", "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": False,
+        "SQLALCHEMY_DATABASE_URI": url, "PLUGINS_ENABLED": [],
+        # The bench signs in far more often than a person may.
+        "RATELIMIT_ENABLED": False,
+    }, instance_path=scratch)
+    app.test_client_class = PortalClient
+    with app.app_context():
+        import portal.models  # noqa: F401
+
+        db.create_all()
+        user = services.register_user(f"bench{secrets.randbelow(10**6)}", f"b{secrets.token_hex(4)}@example.com",
+                                      PASSWORD)
+        services.mark_email_verified(user.primary_email)
+        username = user.username
+
+    client = app.test_client()
+    token = client.csrf_token("/auth/sign-in")
+    timings = []
+    for _ in range(args.n):
+        started = time.perf_counter()
+        response = client.post("/auth/sign-in", data={"login": username, "password": PASSWORD,
+                                                      "csrf_token": token})
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 302, response.status_code
+        token = client.csrf_token("/user/profile")
+
+    config = app.config
+    print(f"argon2id m={config['PASSWORD_ARGON2_MEMORY_KIB']} KiB t={config['PASSWORD_ARGON2_TIME_COST']} "
+          f"p={config['PASSWORD_ARGON2_PARALLELISM']}")
+    timings.sort()
+    print(f"sign-in: n={args.n} median {statistics.median(timings):.1f} ms, "
+          f"p95 {timings[int(len(timings) * 0.95) - 1]:.1f} ms, min {timings[0]:.1f} ms")
+
+    statements = []
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        for page in PAGES:
+            statements.clear()
+            status = client.get(page).status_code
+            print(f"{page:<20} {status}  {len(statements)} SQL statements")
+
+
+if __name__ == "__main__":
+    main()
