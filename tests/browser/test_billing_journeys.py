@@ -60,3 +60,33 @@ def test_recharge_personal_and_organization(person, users, sandbox, channel):
     history = me.page.locator("main table").inner_text()
     assert "¥0.01" in history and "已支付" in history and "¥12.34" not in history
     me.snapshot(f"history-{channel}")
+
+
+@pytest.fixture
+def portal_config(portal_config):
+    plans = {"standard": {"name": {"zh_CN": "标准版", "en": "Standard"}, "price_fen": 1000,
+                          "quotas": {"projects": 20, "containers": 50, "services": 20}}}
+    return {**portal_config, "PLANS": plans}
+
+
+def test_buy_a_bigger_plan_after_a_recharge(person, users, sandbox):
+    users.create("buyer", password=PASSWORD)
+    me = person()
+    me.sign_in("buyer", PASSWORD)
+    page = me.page
+
+    page.goto("/account/plan")
+    page.click("button[name=plan][value=standard]")
+    page.wait_for_load_state()
+    assert "标准版套餐需要 ¥10.00，账户余额为 ¥0.00，请先充值。" in page.locator("main").inner_text()
+
+    _recharge(me, "15.00", "alipay")
+    _pay_on_the_phone(me, sandbox, "alipay")
+    page.locator("#billing-paid").wait_for(state="visible", timeout=30_000)
+    page.goto("/account/plan")
+    page.click("button[name=plan][value=standard]")
+    page.wait_for_load_state()
+    page.goto("/account/info")
+    info = page.locator("main").inner_text()
+    assert "标准版" in info and "¥5.00" in info and "20" in info
+    me.snapshot("account-info-standard")
