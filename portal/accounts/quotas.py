@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import localized
+from portal.orgs.models import Organization
 from portal.plugins import hook
 from portal.timeutil import utcnow
 
@@ -95,7 +96,12 @@ def ensure_rows(account_id: int) -> None:
 def _plan_quota(account_id: int, resource_key: str) -> int:
     from portal.accounts.plans import plan
 
-    plan_key = db.session.scalar(db.select(Account.plan_key).where(Account.id == account_id))
+    # A deleted organization's account is kept for audit but can take nothing more.
+    plan_key = db.session.scalar(
+        db.select(Account.plan_key)
+        .outerjoin(Organization, Organization.id == Account.org_id)
+        .where(Account.id == account_id, Organization.deleted_at.is_(None))
+    )
     if plan_key is None:
         raise QuotaExceeded(_("No such account."))
     return plan(plan_key).quota(resource_key)

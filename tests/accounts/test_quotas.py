@@ -173,3 +173,18 @@ def test_concurrent_releases_never_go_below_zero(app, account_id):
         assert db.session.scalar(
             db.select(QuotaUsage.used).filter_by(account_id=account_id, resource="containers")
         ) == 0
+
+
+def test_a_deleted_organization_takes_no_more_usage(app, users):
+    from portal.orgs import services as orgs
+    from portal.orgs.services import org_account
+
+    with app.app_context():
+        owner = db.session.get(User, users.create("orgowner"))
+        org = orgs.create_organization(owner, "gone", "Gone Inc")
+        account_id = org_account(org).id
+        quotas.use(account_id, "projects")
+        db.session.commit()
+        orgs.delete_organization(org, owner)
+        with pytest.raises(QuotaExceeded):
+            quotas.use(account_id, "projects")
