@@ -106,7 +106,7 @@ def change_plan(account: Account, plan_key: str, actor) -> PlanChange:
     A paid plan's price is charged to the account's balance through the ledger, in the same
     transaction. Raises PlanError when the actor may not, the plan is unknown or current, the
     balance is short, or current usage would not fit."""
-    from portal.accounts.quotas import quota_table
+    from portal.accounts.quotas import lock_account, quota_table
 
     if not can_manage(account, actor):
         raise PlanError(_("Only owners and admins can change the plan."))
@@ -116,6 +116,8 @@ def change_plan(account: Account, plan_key: str, actor) -> PlanChange:
         raise PlanError(_("There is no such plan."))
     if plan_key == account.plan_key:
         raise PlanError(_("The account is already on the %(plan)s plan.", plan=localized(target.name)))
+    # Usage is checked under the account's lock, so no reservation slips in before the switch.
+    lock_account(account.id)
     for row in quota_table(account):
         bonus = row.limit - plan(account.plan_key).quota(row.resource.key)
         if row.used > target.quota(row.resource.key) + bonus:

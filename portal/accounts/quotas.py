@@ -120,10 +120,22 @@ def _check_amount(amount: int) -> None:
         raise QuotaExceeded(_("The amount must be a whole number above zero."))
 
 
+def lock_account(account_id: int) -> None:
+    """Serialize changes to one account's plan and usage until the transaction ends.
+
+    A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, so a plan
+    downgrade and a reservation cannot each check against what the other is about to change."""
+    db.session.execute(
+        db.update(Account).where(Account.id == account_id).values(plan_key=Account.plan_key)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def use(account_id: int, resource: str, amount: int = 1) -> int:
     """Take ``amount`` units of ``resource``; returns the new usage or raises QuotaExceeded."""
     _check_amount(amount)
     label = localized(find_resource(resource).label)
+    lock_account(account_id)
     plan_quota = _plan_quota(account_id, resource)
     ensure_rows(account_id)
     result = db.session.execute(
