@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from portal import timeutil
+from portal import ratelimits, timeutil
 from portal.billing import orders
 from portal.billing.channels import Acknowledgement, NotificationError, PaymentChannel
 from portal.billing.models import PaymentNotification
@@ -24,20 +24,26 @@ NOT_PAID = "not_paid"
 UNKNOWN_ORDER = "unknown_order"
 WRONG_CHANNEL = "wrong_channel"
 
+# Rejected notifications are recorded up to this rate per channel and sender; past it they are still
+# refused and logged, but not stored, so a flood of forgeries cannot grow the table without bound.
+INVALID_RECORD_LIMIT = "60/minute"
+
 # Outcomes after which the channel should stop resending.
 ACCEPTED = (orders.CREDITED, orders.DUPLICATE, orders.AMOUNT_MISMATCH, orders.CONFLICT, NOT_PAID)
 
 
 def handle(channel: PaymentChannel, headers: dict, body: bytes, form: dict,
-           now: datetime | None = None) -> tuple[str, Acknowledgement]:
-    """Verify, match and apply one notification; returns (outcome, the reply for the channel)."""
+           now: datetime | None = None, sender: str = "") -> tuple[str, Acknowledgement]:
+    """Verify, match and apply one notification from ``sender`` (an IP address); returns
+    (outcome, the reply for the channel)."""
     now = now or timeutil.utcnow()
     try:
         notice = channel.parse_notification(headers, body, form)
     except NotificationError as exc:
         # Never log the body: it may carry personal data; the reason is enough to investigate.
-        log.warning("rejected %s notification: %s", channel.name, exc)
-        _record(channel.name, INVALID, now, detail=str(exc))
+        log.warning("rejected %s notification from %s: %s", channel.name, sender, exc)
+        if ratelimits.hit(INVALID_RECORD_LIMIT, "billing-invalid-notification", channel.name, sender):
+            _record(channel.name, INVALID, now, detail=str(exc))
         return INVALID, channel.acknowledge(False)
 
     attempt = orders.attempt_by_out_trade_no(notice.out_trade_no)

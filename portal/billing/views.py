@@ -19,6 +19,7 @@ from portal.extensions import csrf
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import localized
+from portal.net import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -201,5 +202,6 @@ def notify(channel_name: str):
     if channel is None:
         abort(404)
     body = request.get_data()  # cached first: the raw bytes are what the signature covers
-    outcome, ack = notifications.handle(channel, dict(request.headers), body, request.form.to_dict())
+    outcome, ack = notifications.handle(channel, dict(request.headers), body, request.form.to_dict(),
+                                        sender=client_ip())
     return ack.body, ack.status, {"Content-Type": ack.content_type}

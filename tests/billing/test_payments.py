@@ -365,3 +365,13 @@ def test_reconciliation_and_expiry_running_on_several_machines_at_once_credit_on
     states = [order_row(app, order_id)["state"] for order_id in order_ids]
     assert states == ["paid", "expired"] * 3
     assert balance(app, payer.account_id) == 3 * 1000
+
+
+def test_a_flood_of_forged_notifications_is_refused_and_recorded_only_up_to_a_rate(app, client):
+    from portal.billing.notifications import INVALID_RECORD_LIMIT
+
+    recorded = int(INVALID_RECORD_LIMIT.split("/")[0])
+    for _ in range(recorded + 15):
+        forged = client.post("/billing/notify/alipay", data={"out_trade_no": "x", "sign": "forged"})
+        assert forged.get_data(as_text=True) == "fail"
+    assert outcomes(app) == ["invalid"] * recorded
