@@ -55,3 +55,51 @@ def test_organization_invite_accept_switch_and_roles(person, users):
     page.wait_for_load_state()
     assert "管理员" in page.locator("tr", has_text="member1").inner_text()
     owner.snapshot("org-members")
+
+
+def test_bind_a_phone_change_the_password_and_reset_it(person, users, mailbox):
+    users.create("zhaoliu", password=PASSWORD)
+    me = person()
+    me.sign_in("zhaoliu", PASSWORD)
+    page = me.page
+
+    # 手机: the "send code" button posts in the background (users.js) and says so on the page.
+    page.goto("/user/phone")
+    page.fill("input[name=phone]", "13800138123")
+    page.click("button[data-portal-send]")
+    page.locator(".portal-send-feedback.text-success").wait_for()
+    page.fill("input[name=code]", mailbox.last_code("+8613800138123"))
+    page.click("main form button.btn-primary[value=confirm]")
+    page.wait_for_load_state()
+    assert "138****8123" in page.locator("main").inner_text()
+    me.snapshot("user-phone")
+
+    # 修改密码: old + new password + a code to the primary email; what was typed survives the send.
+    page.goto("/user/password")
+    page.fill("input[name=old_password]", PASSWORD)
+    page.fill("input[name=new_password]", "a brand new passphrase")
+    page.check("input[name=channel][value=email]")
+    page.click("button[data-portal-send]")
+    page.locator(".portal-send-feedback.text-success").wait_for()
+    assert page.input_value("input[name=new_password]") == "a brand new passphrase"
+    page.fill("input[name=code]", mailbox.last_code("zhaoliu@example.com"))
+    page.click("main form button.btn-primary[value=confirm]")
+    page.wait_for_load_state()
+    assert "密码已修改，其他设备已退出登录。" in page.locator(".alert").first.inner_text()
+
+
+
+def test_forgot_password_resets_it_by_a_code(person, users, mailbox):
+    users.create("sunqi", password=PASSWORD)
+    me = person()
+    page = me.page
+    page.goto("/auth/forgot-password")
+    page.fill("input[name=contact]", "sunqi@example.com")
+    page.click("main form [type=submit]")
+    page.wait_for_url("**/auth/reset-password**")
+    page.fill("input[name=code]", mailbox.last_code("sunqi@example.com"))
+    page.fill("input[name=password]", "yet another passphrase")
+    page.fill("input[name=confirm]", "yet another passphrase")
+    page.click("main form [type=submit]")
+    page.wait_for_url("**/auth/sign-in**")
+    me.sign_in("sunqi", "yet another passphrase")

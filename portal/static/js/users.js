@@ -43,7 +43,8 @@
     }
     var box = feedback(form);
     button.disabled = true;
-    fetch(form.action, {
+    // Not form.action: the buttons are named "action", and a named control shadows the property.
+    fetch(form.getAttribute("action"), {
       method: "POST",
       body: data,
       credentials: "same-origin",
