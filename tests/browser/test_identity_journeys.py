@@ -35,8 +35,10 @@ def test_link_sign_in_with_and_unlink(person, users, provider):
     _consent(me.page)
     me.page.wait_for_url("**/identities/**")
     assert "未绑定" not in _row(me.page, provider).inner_text()
+    me.snapshot(f"identities-{provider}")
 
     _sign_out(me.page)
+    me.snapshot("sign-in")
     me.page.locator(f"form[action='/identities/{provider}/sign-in'] button").click()
     _consent(me.page)
     me.page.wait_for_url("**/user/**")
