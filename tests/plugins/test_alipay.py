@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import secrets
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,26 +14,29 @@ from portal.sandbox.notify import NotificationSink
 from portal.sandbox.providers import alipay as alipay_sandbox
 from portal.timeutil import utcnow
 
+from .conftest import (
+    fast_notifications,
+    payment_channel,
+    required_settings,
+    sandbox_control,
+    wait_for_notifications,
+)
+
 CONTROL = "/_sandbox/alipay"
 
 
 @pytest.fixture
 def channel(app):
-    from portal.plugins import hook
-
     with app.app_context():
-        yield next(c for found in hook().portal_payment_channels() for c in found if c.name == "alipay")
+        yield payment_channel("alipay")
 
 
 @pytest.fixture
 def sink(sandbox):
-    sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
-    receiver = NotificationSink(200, b"success")
-    yield receiver
-    receiver.close()
-    requests.post(f"{sandbox.url}/_sandbox/alipay/notifications/cancel", timeout=10)
-    sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
-    sandbox.clock_offset = 0
+    yield from fast_notifications(sandbox, CONTROL, NotificationSink(200, b"success"))
+
+
+control = sandbox_control(CONTROL)
 
 
 def charge(channel, sink, out_trade_no=None, amount_fen=1234):
@@ -46,20 +48,6 @@ def charge(channel, sink, out_trade_no=None, amount_fen=1234):
         utcnow() + timedelta(hours=2),
     )
     return request, channel.create_charge(request)
-
-
-def control(sandbox, action, **data):
-    response = requests.post(sandbox.url + f"{CONTROL}/{action}", json=data, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def wait_for_notifications(sink, count=1):
-    deadline = time.monotonic() + 15
-    while len(sink.received) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(sink.received) >= count, sink.received
-    return sink.received
 
 
 def paid_notification(sandbox, channel, sink, **faults):
@@ -188,12 +176,7 @@ def test_transient_failures_raise_channel_errors(channel, sandbox, sink):
 
 
 def test_required_settings_are_declared(app):
-    from portal.plugins import plugin_manager
-
-    impls = {
-        i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
-    }
-    assert {"app_id", "seller_id", "app_private_key", "alipay_public_key"} <= set(impls["alipay"])
+    assert {"app_id", "seller_id", "app_private_key", "alipay_public_key"} <= required_settings(app, "alipay")
 
 
 def test_a_system_error_is_a_channel_error_and_retrying_the_same_order_is_safe(channel, sandbox, sink):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import secrets
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,26 +14,30 @@ from portal.billing.channels import ChannelError, ChargeRequest, NotificationErr
 from portal.sandbox.notify import NotificationSink
 from portal.timeutil import utcnow
 
+from .conftest import (
+    fast_notifications,
+    payment_channel,
+    required_settings,
+    sandbox_control,
+    wait_for_notifications,
+)
+
 CONTROL = "/_sandbox/wxpay"
 
 
 @pytest.fixture
 def channel(app):
-    from portal.plugins import hook
-
     with app.app_context():
-        yield next(c for found in hook().portal_payment_channels() for c in found if c.name == "wechatpay")
+        yield payment_channel("wechatpay")
 
 
 @pytest.fixture
 def sink(sandbox):
-    sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
     receiver = NotificationSink(200, b'{"code": "SUCCESS"}', "application/json")
-    yield receiver
-    receiver.close()
-    requests.post(f"{sandbox.url}/_sandbox/wxpay/notifications/cancel", timeout=10)
-    sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
-    sandbox.clock_offset = 0
+    yield from fast_notifications(sandbox, CONTROL, receiver)
+
+
+control = sandbox_control(CONTROL)
 
 
 def new_order_number() -> str:
@@ -46,20 +49,6 @@ def charge(channel, sink, out_trade_no=None, amount_fen=1234, expires_in=timedel
         out_trade_no or new_order_number(), amount_fen, "账户充值 ¥12.34", sink.url, utcnow() + expires_in
     )
     return request, channel.create_charge(request)
-
-
-def control(sandbox, action, **data):
-    response = requests.post(sandbox.url + f"{CONTROL}/{action}", json=data, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def wait_for_notifications(sink, count=1):
-    deadline = time.monotonic() + 15
-    while len(sink.received) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(sink.received) >= count, sink.received
-    return sink.received
 
 
 def paid_notification(sandbox, channel, sink, **faults):
@@ -193,12 +182,8 @@ def test_transient_failures_raise_channel_errors(channel, sandbox, sink):
 
 
 def test_required_settings_are_declared(app):
-    from portal.plugins import plugin_manager
-
-    impls = {
-        i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
-    }
-    assert {"mchid", "appid", "private_key", "apiv3_key", "platform_public_key"} <= set(impls["wechatpay"])
+    required = {"mchid", "appid", "private_key", "apiv3_key", "platform_public_key"}
+    assert required <= required_settings(app, "wechatpay")
 
 
 def test_a_system_error_is_a_channel_error_and_retrying_the_same_order_is_safe(channel, sandbox, sink):
