@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
@@ -16,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from portal.sandbox.notify import ALIPAY_RETRY_SCHEDULE, NotificationSink
+
+from .conftest import fast_notifications, wait_until
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -78,11 +79,7 @@ class App:
 
 @pytest.fixture
 def app_client(sandbox):
-    sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
-    yield App(sandbox)
-    requests.post(f"{sandbox.url}/_sandbox/alipay/notifications/cancel", timeout=10)
-    sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
-    sandbox.clock_offset = 0
+    yield from fast_notifications(sandbox, "/_sandbox/alipay", App(sandbox))
 
 
 @pytest.fixture
@@ -94,13 +91,6 @@ def sink():
 
 def control(sandbox, action, **data):
     return requests.post(f"{sandbox.url}/_sandbox/alipay/{action}", json=data, timeout=10)
-
-
-def wait_until(condition):
-    deadline = time.monotonic() + 15
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert condition()
 
 
 def test_precreate_answers_a_signed_qr_code_that_opens_the_phone_page(app_client, sandbox):

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from portal.sandbox.notify import WECHATPAY_RETRY_SCHEDULE, NotificationSink
 
+from .conftest import fast_notifications, wait_until
+
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -81,11 +83,7 @@ class Merchant:
 
 @pytest.fixture
 def merchant(sandbox):
-    sandbox.app.config["NOTIFY_TIME_SCALE"] = 0.001
-    yield Merchant(sandbox)
-    requests.post(f"{sandbox.url}/_sandbox/wxpay/notifications/cancel", timeout=10)
-    sandbox.app.config.pop("NOTIFY_TIME_SCALE", None)
-    sandbox.clock_offset = 0
+    yield from fast_notifications(sandbox, "/_sandbox/wxpay", Merchant(sandbox))
 
 
 @pytest.fixture
@@ -103,13 +101,6 @@ def notifications(sandbox, out_trade_no):
     return requests.get(
         f"{sandbox.url}/_sandbox/wxpay/notifications", params={"out_trade_no": out_trade_no}, timeout=10
     ).json()
-
-
-def wait_until(condition):
-    deadline = time.monotonic() + 15
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert condition()
 
 
 def test_native_order_answers_a_signed_code_url(merchant):
