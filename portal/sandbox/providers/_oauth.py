@@ -69,6 +69,13 @@ def new_store() -> dict:
     }
 
 
+def client_settings(shell, name: str, **urls: str) -> dict:
+    """``plugin_settings`` of the provider ``name``: the sandbox app's credentials (from its
+    ``new_store``) and where the provider's endpoints live."""
+    store = shell.state[name]
+    return {name: {"client_id": store["client_id"], "client_secret": store["client_secret"], **urls}}
+
+
 def with_query(url: str, **params) -> str:
     scheme, netloc, path, query, fragment = urlsplit(url)
     extra = urlencode({k: v for k, v in params.items() if v is not None})

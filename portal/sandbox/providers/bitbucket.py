@@ -28,9 +28,8 @@ def setup(sandbox):
 
 
 def plugin_settings(sandbox):
-    store = sandbox.state["bitbucket"]
-    return {"bitbucket": {"client_id": store["client_id"], "client_secret": store["client_secret"],
-                          "web_url": f"{sandbox.url}/bb", "api_url": f"{sandbox.url}/bb-api"}}
+    return _oauth.client_settings(sandbox, "bitbucket", web_url=f"{sandbox.url}/bb",
+                                  api_url=f"{sandbox.url}/bb-api")
 
 
 def bitbucket_uuid(persona: _oauth.Persona) -> str:

@@ -28,9 +28,7 @@ def setup(sandbox):
 
 
 def plugin_settings(sandbox):
-    store = sandbox.state["coding"]
-    return {"coding": {"client_id": store["client_id"], "client_secret": store["client_secret"],
-                       "base_url": f"{sandbox.url}/coding"}}
+    return _oauth.client_settings(sandbox, "coding", base_url=f"{sandbox.url}/coding")
 
 
 def coding_id(persona: _oauth.Persona) -> int:

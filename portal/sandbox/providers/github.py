@@ -28,9 +28,8 @@ def setup(sandbox):
 
 
 def plugin_settings(sandbox):
-    store = sandbox.state["github"]
-    return {"github": {"client_id": store["client_id"], "client_secret": store["client_secret"],
-                       "web_url": f"{sandbox.url}/gh", "api_url": f"{sandbox.url}/gh-api"}}
+    return _oauth.client_settings(sandbox, "github", web_url=f"{sandbox.url}/gh",
+                                  api_url=f"{sandbox.url}/gh-api")
 
 
 def github_id(persona: _oauth.Persona) -> int:
