@@ -5,16 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
+from portal.forms import ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
-
-
-class ServiceErrorsMixin:
-    def add_error(self, field: str | None, message: str) -> None:
-        target = getattr(self, field, None) if field else None
-        if target is None:
-            self.form_errors.append(message)
-        else:
-            target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
 
 
 class CreateOrgForm(ServiceErrorsMixin, FlaskForm):

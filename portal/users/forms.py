@@ -5,20 +5,11 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField
 
+from portal.forms import ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 
 # Longer input is refused by the services with a clear message; the browser stops sooner.
 CODE_ATTRS = {"maxlength": 6, "inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]*"}
-
-
-class ServiceErrorsMixin:
-    def add_error(self, field: str | None, message: str) -> None:
-        """Show a service's error on its field, or above the form when it names none."""
-        target = getattr(self, field, None) if field else None
-        if target is None:
-            self.form_errors.append(message)
-        else:
-            target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
 
 
 class ProfileForm(ServiceErrorsMixin, FlaskForm):
