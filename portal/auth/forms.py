@@ -21,17 +21,10 @@ def _required(message):
     return InputRequired(message=message)
 
 
-class SignUpForm(FlaskForm):
-    username = StringField(
-        _l("Username"), [_required(_l("Enter a username."))], description=USERNAME_HELP,
-        render_kw={"autocomplete": "username", "maxlength": 32},
-    )
-    email = StringField(
-        _l("Email"), [_required(_l("Enter an email address."))],
-        render_kw={"autocomplete": "email", "maxlength": 254, "type": "email"},
-    )
+def _new_password_fields(label):
+    """A new password field and a second one that must repeat it."""
     password = PasswordField(
-        lazy_pgettext("field", "Password"), [_required(_l("Enter a password."))], description=PASSWORD_HELP,
+        label, [_required(_l("Enter a password."))], description=PASSWORD_HELP,
         render_kw={"autocomplete": "new-password", "minlength": PASSWORD_MIN_LENGTH,
                    "maxlength": PASSWORD_MAX_LENGTH},
     )
@@ -41,6 +34,19 @@ class SignUpForm(FlaskForm):
          EqualTo("password", message=_l("The two passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
+    return password, confirm
+
+
+class SignUpForm(FlaskForm):
+    username = StringField(
+        _l("Username"), [_required(_l("Enter a username."))], description=USERNAME_HELP,
+        render_kw={"autocomplete": "username", "maxlength": 32},
+    )
+    email = StringField(
+        _l("Email"), [_required(_l("Enter an email address."))],
+        render_kw={"autocomplete": "email", "maxlength": 254, "type": "email"},
+    )
+    password, confirm = _new_password_fields(lazy_pgettext("field", "Password"))
     submit = SubmitField(_l("Sign up"))
 
 
@@ -73,15 +79,5 @@ class ResetPasswordForm(FlaskForm):
         _l("Verification code"), [_required(_l("Enter the code we sent you."))],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
     )
-    password = PasswordField(
-        _l("New password"), [_required(_l("Enter a password."))], description=PASSWORD_HELP,
-        render_kw={"autocomplete": "new-password", "minlength": PASSWORD_MIN_LENGTH,
-                   "maxlength": PASSWORD_MAX_LENGTH},
-    )
-    confirm = PasswordField(
-        _l("Confirm password"),
-        [_required(_l("Enter the password again.")),
-         EqualTo("password", message=_l("The two passwords do not match."))],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = _new_password_fields(_l("New password"))
     submit = SubmitField(_l("Set new password"))
