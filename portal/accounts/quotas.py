@@ -115,6 +115,17 @@ def _usage(account_id: int, resource_key: str) -> QuotaUsage:
     ).one()
 
 
+def _update_usage(account_id: int, resource_key: str, *conditions, **values) -> int:
+    """Set ``values`` on the account's usage row of ``resource_key`` if ``conditions`` hold; returns
+    how many rows changed (0 or 1), so a check and its change are one statement."""
+    return db.session.execute(
+        db.update(QuotaUsage)
+        .where(QuotaUsage.account_id == account_id, QuotaUsage.resource == resource_key, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def _check_amount(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise QuotaExceeded(_("The amount must be a whole number above zero."))
@@ -138,18 +149,12 @@ def use(account_id: int, resource: str, amount: int = 1) -> int:
     lock_account(account_id)
     plan_quota = _plan_quota(account_id, resource)
     ensure_rows(account_id)
-    result = db.session.execute(
-        db.update(QuotaUsage)
-        .where(
-            QuotaUsage.account_id == account_id,
-            QuotaUsage.resource == resource,
-            QuotaUsage.used + amount <= plan_quota + QuotaUsage.bonus,
-        )
-        .values(used=QuotaUsage.used + amount)
-        .execution_options(synchronize_session=False)
+    changed = _update_usage(
+        account_id, resource, QuotaUsage.used + amount <= plan_quota + QuotaUsage.bonus,
+        used=QuotaUsage.used + amount,
     )
     row = _usage(account_id, resource)
-    if result.rowcount != 1:
+    if changed != 1:
         raise QuotaExceeded(
             _(
                 "Not enough %(resource)s quota: %(left)d left, %(amount)d asked for.",
@@ -166,18 +171,9 @@ def release(account_id: int, resource: str, amount: int = 1) -> int:
     _check_amount(amount)
     label = localized(find_resource(resource).label)
     ensure_rows(account_id)
-    result = db.session.execute(
-        db.update(QuotaUsage)
-        .where(
-            QuotaUsage.account_id == account_id,
-            QuotaUsage.resource == resource,
-            QuotaUsage.used >= amount,
-        )
-        .values(used=QuotaUsage.used - amount)
-        .execution_options(synchronize_session=False)
-    )
+    changed = _update_usage(account_id, resource, QuotaUsage.used >= amount, used=QuotaUsage.used - amount)
     row = _usage(account_id, resource)
-    if result.rowcount != 1:
+    if changed != 1:
         raise QuotaExceeded(
             _(
                 "Cannot release %(amount)d %(resource)s: only %(used)d in use.",
@@ -195,12 +191,7 @@ def set_usage(account_id: int, resource: str, used: int) -> int:
     if isinstance(used, bool) or not isinstance(used, int) or used < 0:
         raise QuotaExceeded(_("Usage must be a whole number, zero or more."))
     ensure_rows(account_id)
-    db.session.execute(
-        db.update(QuotaUsage)
-        .where(QuotaUsage.account_id == account_id, QuotaUsage.resource == resource)
-        .values(used=used)
-        .execution_options(synchronize_session=False)
-    )
+    _update_usage(account_id, resource, used=used)
     return _usage(account_id, resource).used
 
 
@@ -225,12 +216,7 @@ def grant_bonus(account_id: int, grants: dict[str, int], reason: str, key: str) 
         return False
     ensure_rows(account_id)
     for resource_key, amount in grants.items():
-        db.session.execute(
-            db.update(QuotaUsage)
-            .where(QuotaUsage.account_id == account_id, QuotaUsage.resource == resource_key)
-            .values(bonus=QuotaUsage.bonus + amount)
-            .execution_options(synchronize_session=False)
-        )
+        _update_usage(account_id, resource_key, bonus=QuotaUsage.bonus + amount)
     return True
 
 
