@@ -1,0 +1,1 @@
+"""One module per emulated provider; see ``portal_devkit.sandbox``."""
