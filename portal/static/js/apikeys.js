@@ -1,0 +1,35 @@
+// API keys: copy a new key to the clipboard, warn when "never expires" is chosen, and confirm a
+// revocation. No inline script: the CSP forbids it.
+(function () {
+  "use strict";
+  var copy = document.getElementById("apikey-copy");
+  if (copy) {
+    copy.addEventListener("click", function () {
+      var field = document.getElementById(copy.dataset.copyTarget);
+      var done = function () { copy.textContent = copy.dataset.copiedLabel; };
+      field.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () {
+          if (document.execCommand("copy")) { done(); }
+        });
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
+  }
+
+  var warning = document.getElementById("apikey-never-warning");
+  if (warning) {
+    document.querySelectorAll("input[name=lifetime]").forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        warning.classList.toggle("d-none", radio.value !== "never" || !radio.checked);
+      });
+    });
+  }
+
+  document.querySelectorAll("form[data-portal-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.portalConfirm)) { event.preventDefault(); }
+    });
+  });
+}());
