@@ -1,0 +1,28 @@
+"""What each code is for, in words: every email and SMS names it ("您的 Portal 注册验证码为 ...").
+
+The keys are the purposes codes are sent for (portal.verification.services.send_code); a purpose
+with no label here gets the generic message, so a plugin's own purposes still go out.
+"""
+from __future__ import annotations
+
+from portal.i18n import lazy_gettext as _l
+
+LABELS = {
+    "sign_up": _l("signing up"),
+    "sign_in": _l("signing in"),
+    "sign_in_unlock": _l("signing in"),
+    "verify_email": _l("binding an email"),
+    "change_email": _l("changing the primary email"),
+    "verify_phone": _l("binding a phone"),
+    "change_phone": _l("changing the phone"),
+    "unbind_phone": _l("unbinding the phone"),
+    "change_password": _l("changing the password"),
+    "reset_password": _l("resetting the password"),
+    "step_up": _l("confirming it is you"),
+}
+
+
+def label(purpose: str) -> str | None:
+    """The purpose in the current language ("注册", "signing up"), or None when it has no label."""
+    found = LABELS.get(purpose)
+    return str(found) if found is not None else None
