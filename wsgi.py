@@ -1,4 +1,2 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` or ``flask --app wsgi run``."""
-from portal import create_app
-
-app = create_app()
+"""WSGI entry point in a checkout: ``gunicorn wsgi:app`` or ``flask --app wsgi run``."""
+from portal.wsgi import app  # noqa: F401

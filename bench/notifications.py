@@ -98,7 +98,7 @@ def main() -> int:
     import sqlalchemy as sa
 
     from portal import create_app
-    from portal.sandbox import Sandbox
+    from portal_devkit.sandbox import Sandbox
 
     import logging
 
@@ -113,6 +113,9 @@ def main() -> int:
         "SQLALCHEMY_DATABASE_URI": args.database_url,
         "PLUGINS": sandbox.plugin_settings(),
         "BILLING_NOTIFY_BASE_URL": portal_url,
+        # Many unpaid orders per account, opened at once: the point of the run.
+        "RECHARGE_MAX_PENDING_ORDERS": args.notifications,
+        "RECHARGE_START_LIMITS": f"{args.notifications}/minute",
     }
     ensure_database(args.database_url)
     app = create_app(config)
@@ -173,13 +176,12 @@ def open_orders(app, args, portal_url) -> list[int]:
             account = open_personal_account(user)
             db.session.commit()
             account_ids.append(account.id)
-    channel_notify = f"{portal_url}/billing/notify/{args.channel}"
-
     def open_one(n):
         with app.app_context():
             channel = payment_channels()[args.channel]
             account_id = account_ids[n % len(account_ids)]
-            order = orders.start_recharge(account_id, channel, args.amount_fen, "bench", channel_notify)
+            # notify_url: under BILLING_NOTIFY_BASE_URL, this run's portal.
+            order = orders.start_recharge(account_id, channel, args.amount_fen)
             return order.id
 
     with ThreadPoolExecutor(args.concurrency) as pool:

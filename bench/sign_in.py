@@ -23,7 +23,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.testing.client import PortalClient  # noqa: E402
+from portal_devkit.testing.client import PortalClient  # noqa: E402
 from portal.users import services  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -41,7 +41,7 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{scratch}/bench.sqlite3"
     app = create_app({
         "ENVIRONMENT": "production", "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": False,
-        "SQLALCHEMY_DATABASE_URI": url, "PLUGINS_ENABLED": [],
+        "SQLALCHEMY_DATABASE_URI": url, "PLUGINS_ENABLED": [], "PUBLIC_URL": "http://localhost",
         # The bench signs in far more often than a person may.
         "RATELIMIT_ENABLED": False,
     }, instance_path=scratch)

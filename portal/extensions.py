@@ -4,7 +4,6 @@ import sqlite3
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
-from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -12,6 +11,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from portal.auth.login_manager import PortalLoginManager
 from portal.net import client_ip
 
 # Stable constraint names let Alembic drop and alter constraints on every backend.
@@ -30,7 +30,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = PortalLoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_ip)
 babel = Babel()

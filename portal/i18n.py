@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from babel import Locale
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import get_locale, gettext, lazy_gettext  # noqa: F401 - re-exported for the rooms
 from flask_login import current_user
 
-from portal import ROOT
+from portal import PACKAGE
 from portal.extensions import babel
 
-TRANSLATIONS_DIR = ROOT / "portal" / "translations"
+TRANSLATIONS_DIR = PACKAGE / "translations"
 
 
 def locale_code() -> str:
@@ -34,7 +34,8 @@ def select_locale() -> str:
     chosen = session.get("locale")
     if chosen in languages:
         return chosen
-    user_locale = getattr(current_user, "locale", None) if current_user else None
+    # While the database is down (the 503 page) the signed-in user cannot be loaded.
+    user_locale = None if g.get("database_down") or not current_user else getattr(current_user, "locale", None)
     if user_locale in languages:
         return user_locale
     best = request.accept_languages.best_match(

@@ -1,11 +1,14 @@
 """Password hashing (argon2id, parameters from config) and the password policy.
 
 Policy (security-baseline: ASVS 6.2, NIST 800-63B): 8 to 1024 characters, any characters but NUL,
-no composition rules, not one of the common passwords, not the username. Passwords are hashed as
-given: never stripped or truncated.
+no composition rules, not one of the common passwords (SecLists' top 100,000 and zxcvbn's list,
+compared NFKC-normalized and lower-cased, so "ＰＡＳＳＷＯＲＤ１" is "password1"), not a sequence
+or a repetition anyone would try first (123456789012, abcdefgh, qwertyuiop, aaaaaaaa, abcabcabc),
+not the username. Passwords are hashed as given: never stripped or truncated.
 """
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +27,40 @@ COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passw
 def common_passwords() -> frozenset[str]:
     lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
     return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+# Rows a finger runs along; a password that is a stretch of one of them (either way) is a sequence.
+SEQUENCES = (
+    "0123456789" * 4,
+    "abcdefghijklmnopqrstuvwxyz" * 2,
+    "qwertyuiopasdfghjklzxcvbnm",
+    "qwertyuiop" * 3, "asdfghjkl" * 3, "zxcvbnm" * 3,
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "qazwsxedcrfvtgbyhnujmikolp",
+    "!@#$%^&*()" * 3,
+)
+# A unit this short repeated (abcabcabc, 12121212, 5201314 5201314) is as weak as the unit.
+MAX_REPEATED_UNIT = 4
+
+
+def comparable(password: str) -> str:
+    """The password as the common-password list is compared with it: NFKC-normalized, lower-cased."""
+    return unicodedata.normalize("NFKC", password).lower()
+
+
+def is_sequence(password: str) -> bool:
+    """True for a run along a row of digits, letters or keys (either way), or a short unit repeated."""
+    text = comparable(password)
+    if not text:
+        return False
+    for row in SEQUENCES:
+        if text in row or text[::-1] in row:
+            return True
+    for size in range(1, MAX_REPEATED_UNIT + 1):
+        unit = text[:size]
+        if len(text) > size and (unit * (len(text) // size + 1)).startswith(text):
+            return True
+    return False
 
 
 @lru_cache(maxsize=8)
@@ -91,8 +128,10 @@ def password_problems(password: str, username: str | None = None) -> list[str]:
         problems.append(_("Use at most %(count)d characters.", count=MAX_LENGTH))
     if "\x00" in password:
         problems.append(_("The password contains a NUL character."))
-    if password.lower() in common_passwords():
+    if comparable(password) in common_passwords():
         problems.append(_("This password is too common; choose another one."))
+    elif is_sequence(password):
+        problems.append(_("This password is a simple sequence or repetition; choose another one."))
     if username and password.casefold() == username.casefold():
         problems.append(_("The password must not be the username."))
     return problems

@@ -1,1 +1,1 @@
-"""Fixtures come from portal.testing (a pytest plugin); see portal/testing/plugin.py."""
+"""Fixtures come from portal_devkit.testing (a pytest plugin); see portal/testing/plugin.py."""

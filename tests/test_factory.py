@@ -1,16 +1,19 @@
 """The app factory: where settings come from, and what it refuses to start with."""
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from portal import create_app
 from portal.config import DEVELOPMENT_SECRET_KEY
 
-SECRET = "s" * 64
+SECRET = secrets.token_hex(32)
 
 
 def make(tmp_path, **config):
-    settings = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "PLUGINS_ENABLED": [], **config}
+    settings = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "PLUGINS_ENABLED": [],
+                "PUBLIC_URL": "https://portal.example", **config}
     return create_app(settings, instance_path=str(tmp_path / "instance"))
 
 
@@ -37,6 +40,24 @@ def test_production_refuses_a_missing_secret_key(tmp_path, monkeypatch):
 def test_production_refuses_the_development_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="development default"):
         make(tmp_path, SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("9f86d081884c7d659a2feaa0c55ad015", "is too short"),             # 16 bytes in hex
+    ("s" * 64, "is not random"),
+    ("0123456789abcdef" * 4, "is not random"),
+    ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "is not random"),
+    ("correct-horse-battery-staple-correct-horse-battery", "is not random"),
+])
+def test_production_refuses_a_short_or_predictable_secret_key(tmp_path, key, reason):
+    with pytest.raises(RuntimeError, match=f"^SECRET_KEY {reason}.*at least 32 random bytes"):
+        make(tmp_path, SECRET_KEY=key)
+
+
+@pytest.mark.parametrize("generate", [secrets.token_hex, secrets.token_urlsafe, secrets.token_bytes])
+def test_production_accepts_32_random_bytes_in_any_usual_form(tmp_path, generate):
+    key = generate(32)
+    assert make(tmp_path, SECRET_KEY=key).config["SECRET_KEY"] == key
 
 
 def test_anything_but_development_counts_as_production(tmp_path, monkeypatch):

@@ -191,6 +191,7 @@ USER_CENTER_PAGES = [
     "/user/profile", "/user/emails", "/user/phone", "/user/password", "/identities/",
     "/account/info", "/account/plan", "/billing/history", "/billing/recharge",
     "/orgs/", "/orgs/new", "/orgs/invitations", "/orgs/acme/members", "/orgs/acme/delete",
+    "/user/api-keys/", "/user/api-keys/new",
 ]
 
 

@@ -162,11 +162,14 @@ def test_the_plugins_command_lists_name_version_enabled_and_missing_settings(
 ):
     install("probe", PROBE, version="1.2.3")
     monkeypatch.setenv("PORTAL_PLUGINS_DISABLED", '["aliyun_sms"]')
+    monkeypatch.setenv("PORTAL_PLUGINS__smtp__host", "mail.example")
     result = runner.invoke(args=["portal", "plugins"])
     assert result.exit_code == 0, result.output
     rows = _rows(result.output)
-    assert rows["probe"] == ["1.2.3", "yes", "greeting, api_key"]
-    assert rows["smtp"] == ["0.1.0", "yes", "host, port, from_address"]
+    # Given no settings at all: it stays off, and the listing says what it would need.
+    assert rows["probe"] == ["1.2.3", "unconfigured", "greeting, api_key"]
+    # Partly configured: on, and the site refuses to start until the rest is given.
+    assert rows["smtp"] == ["0.1.0", "yes", "port, from_address"]
     assert rows["aliyun_sms"] == ["0.1.0", "no", "-"]
 
 
@@ -194,3 +197,55 @@ def test_the_plugins_command_names_an_enabled_plugin_that_fails_to_load(runner, 
     assert "failed to load" in rows["broken"][2] and "a_module_that_does_not_exist" in rows["broken"][2]
     assert rows["typo"][:2] == ["1.2.3", "yes"]
     assert "portal_blueprint" in rows["typo"][2]
+
+
+TYPED = """
+    from portal.plugins import Setting, hookimpl
+
+    @hookimpl
+    def portal_settings():
+        return {
+            "endpoint": Setting("url", required=True),
+            "retries": Setting("int", default=3),
+            "verbose": Setting("bool", default=False),
+            "token": Setting("secret", required=True),
+        }
+"""
+
+
+def test_a_plugin_declares_typed_settings_and_reads_them_typed(install, portal_config, monkeypatch):
+    install("typed", TYPED)
+    monkeypatch.setenv("TYPED_TOKEN", "t0ken")
+    portal_config["PLUGINS"]["typed"] = {"endpoint": "https://api.example", "verbose": "no",
+                                         "token": {"$env": "TYPED_TOKEN"}}
+    app = create_app(portal_config)
+    with app.app_context():
+        assert plugin_config("typed") == {"endpoint": "https://api.example", "retries": 3, "verbose": False,
+                                          "token": "t0ken"}
+
+
+def test_a_typed_setting_of_the_wrong_type_stops_startup(install, portal_config):
+    install("typed", TYPED)
+    portal_config["PLUGINS"]["typed"] = {"endpoint": "api.example", "token": "t"}
+    with pytest.raises(PluginError, match=r"plugin 'typed' setting 'endpoint' must be an http\(s\) URL"):
+        create_app(portal_config)
+
+
+def test_flask_portal_plugins_lists_plugins_on_a_site_that_cannot_start(tmp_path):
+    """`flask --app wsgi portal plugins` needs no app: no secret key, no PUBLIC_URL, and a partly
+    configured plugin (which stops startup) are all explained, not a traceback."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from portal import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(PORTAL_INSTANCE_PATH=str(tmp_path), PORTAL_PLUGINS__smtp__host="mail.example")
+    flask = str(Path(sys.executable).parent / "flask")
+    listed = subprocess.run([flask, "--app", "wsgi", "portal", "plugins"], env=env, cwd=ROOT,
+                            capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    rows = _rows(listed.stdout)
+    assert rows["smtp"] == ["0.1.0", "yes", "port, from_address"]
+    assert rows["alipay"][1] == "unconfigured"

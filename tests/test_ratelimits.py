@@ -16,7 +16,7 @@ def test_limits_count_and_refuse_past_the_limit(app):
 
 def test_operators_can_turn_limits_off(portal_config, tmp_path, users):
     from portal import create_app
-    from portal.testing.client import PortalClient
+    from portal_devkit.testing.client import PortalClient
 
     unlimited = create_app({**portal_config, "RATELIMIT_ENABLED": False}, instance_path=str(tmp_path / "i"))
     unlimited.test_client_class = PortalClient
@@ -25,6 +25,6 @@ def test_operators_can_turn_limits_off(portal_config, tmp_path, users):
     for _ in range(12):  # past every sign-in limit
         wrong = client.submit("/auth/sign-in", {"login": "limitless", "password": "wrong password!"})
         assert wrong.status_code == 400
-        assert "用户名或密码错误" in wrong.get_data(as_text=True)
+        assert "用户名、邮箱或手机号与密码不匹配。" in wrong.get_data(as_text=True)
     right = client.submit("/auth/sign-in", {"login": "limitless", "password": "correct horse battery staple"})
     assert right.status_code == 302

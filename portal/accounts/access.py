@@ -17,6 +17,17 @@ def personal_account(user) -> Account:
     return db.session.scalar(db.select(Account).filter_by(user_id=user.id))
 
 
+def managers(account: Account) -> list:
+    """Who decides about the account's money: its person, or an organization's owners and admins."""
+    if account.is_personal:
+        return [account.user]
+    from portal.orgs.models import Membership
+
+    return [m.user for m in db.session.scalars(
+        db.select(Membership).where(Membership.org_id == account.org_id, Membership.role.in_(("owner", "admin")))
+    )]
+
+
 def member_role(account: Account, user) -> str | None:
     """'owner' for the owner of a personal account; the membership role for an organization's.
 
@@ -25,6 +36,11 @@ def member_role(account: Account, user) -> str | None:
         return None
     if account.user_id is not None:
         return "owner" if account.user_id == user.id else None
+    from portal.accounts.services import cached_role
+
+    known, role = cached_role(account, user)
+    if known:
+        return role
     from portal.orgs.models import Membership, Organization
 
     return db.session.scalar(
@@ -53,13 +69,20 @@ def set_current_account(account: Account) -> None:
 
 
 def current_account() -> Account:
+    """The account chosen in the session while the user may still view it, else the personal one.
+
+    Picked from the user's accounts (read once per request), so the navbar and the page share them."""
+    from portal.accounts.services import request_accounts
+
+    accounts = request_accounts(current_user).accounts
     account_id = session.get(SESSION_KEY)
     if account_id is not None:
-        account = db.session.get(Account, account_id)
-        if account is not None and can_view(account, current_user):
-            return account
+        chosen = next((a for a in accounts if a.id == account_id), None)
+        if chosen is not None:
+            return chosen
         session.pop(SESSION_KEY, None)
-    return personal_account(current_user)
+    personal = next((a for a in accounts if a.user_id == current_user.id), None)
+    return personal if personal is not None else personal_account(current_user)
 
 
 def account_or_404(account_id: int, manage: bool = False) -> Account:

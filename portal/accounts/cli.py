@@ -80,6 +80,10 @@ def set_usage_command(account, resource, used):
     except quotas.QuotaExceeded as error:
         db.session.rollback()
         raise click.ClickException(error.message) from error
+    from portal.security_log import record_operator_action
+
+    record_operator_action("operator_action", user_id=target.user_id, org_id=target.org_id,
+                           details={"action": "set_usage", "resource": resource, "used": int(used)})
     db.session.commit()
     _show(target)
 
@@ -106,7 +110,31 @@ def bonus_command(account, grants, reason, key):
     except quotas.QuotaExceeded as error:
         db.session.rollback()
         raise click.ClickException(error.message) from error
+    if granted:
+        from portal.security_log import record_operator_action
+
+        bonuses = {f"bonus_{resource}": amount for resource, amount in parsed.items()}
+        record_operator_action("operator_action", user_id=target.user_id, org_id=target.org_id,
+                               details={"action": "bonus", "reason": reason, **bonuses})
     db.session.commit()
     if not granted:
         raise click.ClickException(f"the key {key!r} was used before; nothing granted")
     _show(target)
+
+
+plans_group = AppGroup("plans", help="Paid plans: renew them when their period ends.")
+portal_group.add_command(plans_group)
+
+
+@plans_group.command("renew")
+@click.option("--limit", default=500, show_default=True, help="Accounts per run, longest overdue first.")
+def renew_command(limit):
+    """Charge every account whose paid period ended (once per period, safe to run concurrently);
+    start the grace period when the balance is short, fall back to trial when grace is over."""
+    from portal.accounts import renewals
+
+    report = renewals.renew_due(limit=limit)
+    click.echo(f"renewed {report.renewed}, switched {report.switched}, in grace {report.in_grace}, "
+               f"back on trial {report.fell_back}")
+    for problem in report.problems:
+        click.echo(f"  {problem}", err=True)

@@ -21,3 +21,8 @@ def account_kind_label(account) -> str:
 def account_handle(account) -> str:
     """The username for a personal account, the slug for an organization's."""
     return account.user.username if account.is_personal else account.org.slug
+
+
+def account_display_name(account) -> str:
+    """What people call the account: the username, or the organization's display name."""
+    return account.user.username if account.is_personal else account.org.name

@@ -27,6 +27,16 @@ class Account(db.Model):
     balance_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     plan_key: Mapped[str] = mapped_column(String(32), default="trial")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when its organization is deleted: the ledger credits it nothing more.
+    closed_at: Mapped[datetime | None]
+    # The paid plan's current period (portal.accounts.renewals): None on a free plan.
+    plan_period_start: Mapped[datetime | None]
+    plan_renews_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A cheaper plan chosen to start when the current period ends.
+    next_plan_key: Mapped[str | None] = mapped_column(String(32))
+    # A renewal the balance could not pay: until then the plan stays, after it the account falls back
+    # to trial.
+    grace_until: Mapped[datetime | None]
 
     user: Mapped[User | None] = relationship()
     org: Mapped[Organization | None] = relationship()
@@ -74,6 +84,22 @@ class QuotaBonus(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PlanRenewal(db.Model):
+    """One paid period of a plan, charged once: the unique (account, period start) is what makes
+    concurrent renewal jobs charge an account once per period."""
+
+    __tablename__ = "plan_renewals"
+    __table_args__ = (UniqueConstraint("account_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    plan_key: Mapped[str] = mapped_column(String(32))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PlanChange(db.Model):
     """Who moved an account from one plan to another, and when."""
 
@@ -87,5 +113,7 @@ class PlanChange(db.Model):
     price_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the change applies: now for upgrades, the period's end for downgrades.
+    effective_at: Mapped[datetime | None]
 
     actor: Mapped[User | None] = relationship()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from portal.forms import ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 from portal.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from portal.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
@@ -81,3 +82,25 @@ class ResetPasswordForm(FlaskForm):
     )
     password, confirm = _new_password_fields(_l("New password"))
     submit = SubmitField(_l("Set new password"))
+
+
+class StepUpForm(ServiceErrorsMixin, FlaskForm):
+    """Confirming it is you: the password, or a code sent to a primary contact."""
+
+    password = PasswordField(
+        lazy_pgettext("field", "Password"),
+        [Length(max=PASSWORD_MAX_LENGTH, message=_l("The password is too long."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    channel = RadioField(_l("Receive the verification code by"), choices=[], validate_choice=False)
+    code = StringField(_l("Verification code"), render_kw={
+        "maxlength": 6, "inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]*"})
+    next = HiddenField()
+
+
+class SignInCodeForm(FlaskForm):
+    code = StringField(
+        _l("Verification code"), [_required(_l("Enter the code we sent you."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
+    )
+    submit = SubmitField(_l("Sign in"))

@@ -9,7 +9,12 @@ from portal import ratelimits
 LIMITS = {
     "sign_in_ip": "30/minute",
     "sign_in_failed_ip": "10/minute",
-    "sign_in_failed_account": "5/5minutes",
+    # Wrong passwords for one account from one source: past it that source waits (flat refusal).
+    "sign_in_failed_account_source": "5/5minutes",
+    # Wrong passwords for one account from anywhere: past it the right password alone is not enough,
+    # a code sent to the primary contact must come with it - but the owner is never locked out.
+    "sign_in_failed_account": "20/hour",
+    "sign_in_unlock_ip": "20/minute",
     "sign_up_ip": "20/minute",
     "reset_password_ip": "20/minute",
     "reset_password_contact": "5/minute",

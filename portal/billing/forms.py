@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField, SubmitField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from portal.billing.amounts import AmountError, parse_yuan
 from portal.i18n import lazy_gettext as _l
@@ -28,3 +28,19 @@ class RechargeForm(FlaskForm):
             self.amount_fen = parse_yuan(field.data, recharge_max_fen())
         except AmountError as exc:
             raise ValidationError(str(exc)) from None
+
+
+class StatementFilterForm(FlaskForm):
+    """交易记录's filters, read from the query string (a GET form: nothing to protect with CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    kind = SelectField(_l("Type"), default="")
+    state = SelectField(_l("Status"), default="")
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date is before the start date."))

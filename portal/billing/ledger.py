@@ -20,6 +20,14 @@ class LedgerError(ValueError):
     """A ledger call with arguments that can never be right (zero, float, unknown kind)."""
 
 
+class AccountClosed(Exception):
+    """The account belongs to a deleted organization: it takes no more money."""
+
+    def __init__(self, account_id: int):
+        super().__init__(f"account {account_id} is closed")
+        self.account_id = account_id
+
+
 class InsufficientBalance(Exception):
     def __init__(self, account_id: int, amount_fen: int):
         super().__init__(f"account {account_id} cannot pay {amount_fen} fen")
@@ -37,17 +45,23 @@ def _check(amount_fen, kind: str) -> None:
 
 def credit(account_id: int, amount_fen: int, kind: str, *, order_id: int | None = None,
            reference: str | None = None) -> LedgerEntry:
-    """Add ``amount_fen`` to the account's balance, with its entry. Does not commit."""
+    """Add ``amount_fen`` to the account's balance, with its entry, or raise AccountClosed. Does not
+    commit."""
     _check(amount_fen, kind)
-    result = db.session.execute(
+    # The condition on closed_at is checked on the row as it is once locked, so a credit racing the
+    # account's closing either lands first (and blocks the closing) or is refused.
+    balance_after = db.session.execute(
         sa.update(Account)
-        .where(Account.id == account_id)
+        .where(Account.id == account_id, Account.closed_at.is_(None))
         .values(balance_fen=Account.balance_fen + amount_fen)
+        .returning(Account.balance_fen)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).scalar_one_or_none()
+    if balance_after is None:
+        if db.session.scalar(sa.select(Account.id).where(Account.id == account_id)) is not None:
+            raise AccountClosed(account_id)
         raise LedgerError(f"no account {account_id}")
-    return _append(account_id, amount_fen, kind, order_id, reference)
+    return _append(account_id, amount_fen, balance_after, kind, order_id, reference)
 
 
 def debit(account_id: int, amount_fen: int, kind: str, *, order_id: int | None = None,
@@ -55,21 +69,23 @@ def debit(account_id: int, amount_fen: int, kind: str, *, order_id: int | None =
     """Take ``amount_fen`` from the balance, with its entry, or raise InsufficientBalance (and
     change nothing). Does not commit."""
     _check(amount_fen, kind)
-    result = db.session.execute(
+    balance_after = db.session.execute(
         sa.update(Account)
         .where(Account.id == account_id, Account.balance_fen >= amount_fen)
         .values(balance_fen=Account.balance_fen - amount_fen)
+        .returning(Account.balance_fen)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).scalar_one_or_none()
+    if balance_after is None:
         raise InsufficientBalance(account_id, amount_fen)
-    return _append(account_id, -amount_fen, kind, order_id, reference)
+    return _append(account_id, -amount_fen, balance_after, kind, order_id, reference)
 
 
-def _append(account_id, amount_fen, kind, order_id, reference) -> LedgerEntry:
+def _append(account_id, amount_fen, balance_after_fen, kind, order_id, reference) -> LedgerEntry:
     entry = LedgerEntry(
         account_id=account_id,
         amount_fen=amount_fen,
+        balance_after_fen=balance_after_fen,
         kind=kind,
         order_id=order_id,
         reference=reference,

@@ -17,27 +17,36 @@ __all__ = ["LedgerEntry", "Order", "OrderAttempt", "PaymentNotification"]
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
-ENTRY_KINDS = ("recharge", "plan_charge", "adjustment", "refund")
+ENTRY_KINDS = ("recharge", "plan_charge", "adjustment", "refund", "withdrawal_hold", "withdrawal_release")
 
 PENDING, PAID, EXPIRED, CLOSED = "pending", "paid", "expired", "closed"
-ORDER_STATES = (PENDING, PAID, EXPIRED, CLOSED)
+# Paid at the channel after the order's account was closed: credited to nobody, an operator refunds it.
+HELD = "held"
+ORDER_STATES = (PENDING, PAID, EXPIRED, CLOSED, HELD)
 
 
 class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
-        CheckConstraint("kind IN ('recharge', 'plan_charge', 'adjustment', 'refund')", name="known_kind"),
+        CheckConstraint(
+            "kind IN ('recharge', 'plan_charge', 'adjustment', 'refund', 'withdrawal_hold', 'withdrawal_release')",
+            name="known_kind",
+        ),
         # An order credits its account once, whatever path reports the payment.
         UniqueConstraint("order_id", "kind"),
         Index("ix_ledger_entries_account_id_id", "account_id", "id"),
+        Index("ix_ledger_entries_account_id_created_at", "account_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     # Signed: credits are positive, debits negative.
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(16))
+    # The account's balance right after this entry (read from the same UPDATE that applied it), so the
+    # statement shows a running balance without summing history.
+    balance_after_fen: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     # What else caused it, e.g. "plan:trial->pro" for a plan change.
     reference: Mapped[str | None] = mapped_column(String(128))
@@ -48,15 +57,17 @@ class LedgerEntry(db.Model):
 
 
 class Order(db.Model):
-    """A recharge: pending until paid, expired or closed. States change only in orders.py."""
+    """A recharge: pending until paid, expired or closed (or held, see HELD). States change only in
+    orders.py."""
 
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        CheckConstraint("state IN ('pending', 'paid', 'expired', 'closed')", name="known_state"),
+        CheckConstraint("state IN ('pending', 'paid', 'expired', 'closed', 'held')", name="known_state"),
         # One payment at the channel pays one order.
         UniqueConstraint("channel", "transaction_id"),
         Index("ix_orders_account_id_id", "account_id", "id"),
+        Index("ix_orders_account_id_created_at", "account_id", "created_at", "id"),
         Index("ix_orders_state_expires_at", "state", "expires_at"),
     )
 
@@ -111,7 +122,7 @@ class PaymentNotification(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    # credited, duplicate, not_paid, amount_mismatch, unknown_order, wrong_channel, invalid, conflict
+    # credited, duplicate, not_paid, amount_mismatch, unknown_order, wrong_channel, invalid, conflict, held
     outcome: Mapped[str] = mapped_column(String(24))
     out_trade_no: Mapped[str | None] = mapped_column(String(64))
     transaction_id: Mapped[str | None] = mapped_column(String(64))

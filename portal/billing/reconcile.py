@@ -21,8 +21,9 @@ from portal.extensions import db
 
 log = logging.getLogger(__name__)
 
-# States a channel's query may report for an attempt that can no longer be paid.
-GONE = ("closed", "not_found")
+# States a channel's query may report for an attempt that can no longer be paid ("refunded": it was
+# paid and the money went back, so it is never credited).
+GONE = ("closed", "not_found", "refunded")
 
 
 @dataclass
@@ -35,10 +36,14 @@ class Report:
 
 
 def settle(order: Order, attempt: OrderAttempt, status: PaymentStatus, now: datetime) -> str | None:
-    """Apply what a query said about one attempt; the outcome of apply_payment when it was paid."""
+    """Apply what a query said about one attempt; the outcome of apply_payment when it was paid
+    (paid at the channel's payment time, not now)."""
+    if status.state == "refunded":
+        log.error("query of %s (order %s): paid and refunded at the channel, never credited",
+                  attempt.out_trade_no, order.id)
     if status.state != "paid":
         return None
-    outcome = orders.apply_payment(order, status.transaction_id, status.amount_fen, now)
+    outcome = orders.apply_payment(order, status.transaction_id, status.amount_fen, now, paid_at=status.paid_at)
     if outcome not in (orders.CREDITED, orders.DUPLICATE):
         log.error("query of %s (order %s) reported %s", attempt.out_trade_no, order.id, outcome)
     return outcome

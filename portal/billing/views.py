@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal import timeutil
+from portal import database, logs, timeutil
 from portal.accounts.access import account_or_404, can_manage, current_account
 from portal.billing import notifications, orders, reconcile
 from portal.billing.amounts import format_yuan
@@ -15,7 +15,7 @@ from portal.billing.channels import ChannelError, payment_channels
 from portal.billing.forms import RechargeForm, recharge_max_fen
 from portal.billing.models import PENDING
 from portal.billing.qr import qr_svg
-from portal.extensions import csrf
+from portal.extensions import csrf, db
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import localized
@@ -30,8 +30,8 @@ STATE_LABELS = {
     "paid": _l("Paid"),
     "expired": _l("Expired"),
     "closed": _l("Closed"),
+    "held": _l("Held for support"),
 }
-HISTORY_PAGE_SIZE = 20
 
 
 @bp.app_context_processor
@@ -41,21 +41,6 @@ def billing_helpers():
 
 def account_name(account) -> str:
     return account.user.username if account.is_personal else account.org.name
-
-
-def _notify_url(channel_name: str) -> str:
-    # BILLING_NOTIFY_BASE_URL: where the channels reach this portal when that is not the host the
-    # user's browser used (an internal hostname, a tunnel); default: the request's own host.
-    base = current_app.config.get("BILLING_NOTIFY_BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for("billing.notify", channel_name=channel_name)
-    return url_for("billing.notify", channel_name=channel_name, _external=True)
-
-
-def _description(account) -> str:
-    # WeChat Pay accepts at most 127 characters.
-    return _("%(site)s balance recharge: %(account)s", site=current_app.config["SITE_NAME"],
-             account=account_name(account))[:127]
 
 
 @bp.route("/recharge", methods=["GET", "POST"])
@@ -74,14 +59,23 @@ def recharge():
         channel = channels[form.channel.data]
         try:
             order = orders.start_recharge(
-                account.id, channel, form.amount_fen, _description(account), _notify_url(channel.name),
-                created_by_id=current_user.id,
+                account.id, channel, form.amount_fen, created_by_id=current_user.id,
             )
         except ChannelError as exc:
             log.warning("%s refused a charge: %s (%s)", channel.name, exc, exc.code)
             flash(_("%(channel)s could not create the payment right now; please try again.",
                     channel=localized(channel.label)), "error")
             status = 502
+        except orders.TooManyPendingOrders as exc:
+            flash(_("This account already has %(count)d unpaid orders. Pay or close one of them in the "
+                    "transaction history before starting another recharge.", count=exc.limit), "error")
+            status = 409
+        except orders.RechargesRateLimited as exc:
+            flash(_("Too many recharges were started just now. Please try again in %(minutes)d minute(s).",
+                    minutes=max(1, -(-exc.retry_after // 60))), "error")
+            status = 429
+        except orders.AccountClosed:
+            abort(404)
         else:
             return redirect(url_for("billing.order", order_id=order.id))
     elif form.is_submitted():
@@ -100,7 +94,7 @@ def _managed_order(order_id: int):
     return order, account
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 @login_required
 def order(order_id: int):
     order, account = _managed_order(order_id)
@@ -119,7 +113,7 @@ def order(order_id: int):
     )
 
 
-@bp.post("/orders/<int:order_id>/pay")
+@bp.post("/orders/<id:order_id>/pay")
 @login_required
 def pay(order_id: int):
     """Pay a pending order again (from history, or when its QR code expired)."""
@@ -129,7 +123,7 @@ def pay(order_id: int):
         flash(_("This payment method is no longer available; start a new recharge."), "error")
         return redirect(url_for("billing.history"))
     try:
-        orders.charge(order, channel, _description(account), _notify_url(channel.name))
+        orders.charge(order, channel)
     except orders.OrderNotPayable:
         if order.state == "paid":
             flash(_("This order is already paid."), "success")
@@ -142,7 +136,7 @@ def pay(order_id: int):
     return redirect(url_for("billing.order", order_id=order.id))
 
 
-@bp.post("/orders/<int:order_id>/close")
+@bp.post("/orders/<id:order_id>/close")
 @login_required
 def close(order_id: int):
     """Give up on a pending order (it is closed at the channel first, so it cannot be paid later)."""
@@ -165,7 +159,7 @@ def close(order_id: int):
     return redirect(url_for("billing.history"))
 
 
-@bp.get("/orders/<int:order_id>/status")
+@bp.get("/orders/<id:order_id>/status")
 @login_required
 def order_status(order_id: int):
     order, account = _managed_order(order_id)
@@ -177,31 +171,43 @@ def order_status(order_id: int):
     )
 
 
-@bp.get("/history")
-@login_required
-def history():
-    account = current_account()
-    before = request.args.get("before", "")
-    before_id = int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None
-    if before and before_id is None:
-        abort(400)
-    page = orders.history(account.id, before_id, HISTORY_PAGE_SIZE + 1)
-    channels = payment_channels()
-    return render_template(
-        "billing/history.html", account=account, orders=page[:HISTORY_PAGE_SIZE],
-        next_before=page[HISTORY_PAGE_SIZE - 1].id if len(page) > HISTORY_PAGE_SIZE else None,
-        can_manage=can_manage(account, current_user), now=timeutil.utcnow(),
-        channel_labels={name: localized(c.label) for name, c in channels.items()},
-    )
-
-
 @bp.post("/notify/<channel_name>")
 @csrf.exempt
 def notify(channel_name: str):
-    channel = payment_channels().get(channel_name)
+    """Every answer is in the channel's own protocol, failures of the portal included (the channel
+    then retries): never an HTML error page."""
+    try:
+        channel = payment_channels().get(channel_name)
+    except Exception:  # noqa: BLE001 - a plugin that cannot be built; the channel retries later
+        log.exception("payment channels unavailable for a %s notification", channel_name)
+        return "FAIL", 503, {"Content-Type": "text/plain"}
     if channel is None:
-        abort(404)
-    body = request.get_data()  # cached first: the raw bytes are what the signature covers
-    outcome, ack = notifications.handle(channel, dict(request.headers), body, request.form.to_dict(),
-                                        sender=client_ip())
+        return "unknown channel", 404, {"Content-Type": "text/plain"}
+    try:
+        _, ack = notifications.handle(channel, dict(request.headers), _notification_body(),
+                                      sender=client_ip())
+    except Exception as exc:  # noqa: BLE001 - database or storage down: nothing was committed
+        # One line per delivery (a traceback only for the first of a kind in a minute): an outage
+        # would otherwise log the same traceback for every retry of every notification.
+        logs.failure(log, f"{channel.name} notification could not be processed", exc,
+                     traceback=not isinstance(exc, database.unavailable_errors()))
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the database is gone; the session is discarded anyway
+            pass
+        ack = channel.acknowledge(False, failure=True)
     return ack.body, ack.status, {"Content-Type": ack.content_type}
+
+
+def _notification_body() -> bytes | None:
+    """The raw body (what the signature covers), or None when it is larger than any notification:
+    then it is not read at all, and the form is never parsed."""
+    limit = notifications.MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = request.stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+# 交易记录 lives in its own module, on this blueprint.
+from portal.billing import statement_views  # noqa: E402,F401

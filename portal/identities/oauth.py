@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import current_app, session, url_for
+from flask import current_app, session
 
 from portal.i18n import gettext as _
 from portal.identities.providers import OAuthProvider, ProviderError, ProviderIdentity
 from portal.plugins import PluginError, hook
 from portal.security import allow_form_target
+from portal.urls import public_url
 
 STATE_LIFETIME_SECONDS = 600
 MAX_PENDING_STATES = 10
@@ -28,6 +29,8 @@ HTTP_TIMEOUT_SECONDS = 10
 
 SIGN_IN = "sign-in"
 LINK = "link"
+# Signing in again with a provider already linked: the step-up of users with no password or contact.
+REAUTHENTICATE = "reauthenticate"
 
 
 class StateError(Exception):
@@ -57,6 +60,14 @@ def provider_or_none(name: str) -> OAuthProvider | None:
     return providers().get(name)
 
 
+def linked_providers(user_id: int) -> list[OAuthProvider]:
+    """The enabled providers the user has linked an account of."""
+    from portal.identities.services import identities_of
+
+    linked = identities_of(user_id)
+    return [provider for name, provider in providers().items() if name in linked]
+
+
 def _registry(app):
     registry = app.extensions.get("portal.identities")
     if registry is None:
@@ -64,11 +75,12 @@ def _registry(app):
         for returned in hook(app).portal_oauth_providers():
             for provider in returned or ():
                 if not provider.name or provider.name in found:
-                    raise PluginError(f"OAuth provider name {provider.name!r} is empty or taken twice")
+                    raise PluginError(f"OAuth provider name {provider.name!r} is empty or taken twice: "
+                                      "disable one of the plugins offering it (PLUGINS_DISABLED)")
                 found[provider.name] = provider
         oauth = OAuth(app)
         for provider in found.values():
-            settings = provider.authlib_settings(provider.settings(app.config))
+            settings = provider.authlib_settings(provider.settings(app))
             settings["client_kwargs"].setdefault("default_timeout", HTTP_TIMEOUT_SECONDS)
             oauth.register(provider.name, **settings)
             allow_form_target(app, settings["authorize_url"])
@@ -81,7 +93,8 @@ def _client(provider: OAuthProvider):
 
 
 def _redirect_uri(provider: OAuthProvider) -> str:
-    return url_for("identities.callback", provider=provider.name, _external=True)
+    # From PUBLIC_URL: a forged Host would otherwise send the provider's code to the forger.
+    return public_url("identities.callback", provider=provider.name)
 
 
 def _pending_states() -> dict:

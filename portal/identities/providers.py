@@ -31,15 +31,15 @@ Example (a complete plugin module)::
         return [GitHub()]
 
     @hookimpl
-    def portal_required_config():
-        return GitHub.required_settings
+    def portal_settings():
+        return GitHub.declared_settings()
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from portal.plugins import plugin_config
+from portal.plugins import Setting, plugin_config
 
 
 class ProviderError(Exception):
@@ -92,12 +92,32 @@ class OAuthProvider:
     # True when the provider supports PKCE; the core then always uses S256.
     pkce: ClassVar[bool] = False
 
-    def settings(self, config=None) -> dict:
-        """``defaults`` overridden by the operator's settings, secrets resolved."""
-        return {**self.defaults, **plugin_config(self.name, config)}
+    def settings(self, app=None) -> dict:
+        """``defaults`` overridden by the operator's settings, secrets resolved, values typed."""
+        return {**self.defaults, **plugin_config(self.name, app)}
 
-    def allows_sign_up(self, config=None) -> bool:
-        return bool(self.settings(config).get("allow_sign_up", True))
+    def allows_sign_up(self, app=None) -> bool:
+        return self.settings(app).get("allow_sign_up", True) is True
+
+    @classmethod
+    def declared_settings(cls) -> dict:
+        """What ``portal_settings`` returns for this provider: the client id and secret, sign-up,
+        and one setting per entry of ``defaults`` (URLs, flags)."""
+        declared = {
+            "client_id": Setting("str"),
+            "client_secret": Setting("secret"),
+            "allow_sign_up": Setting("bool", default=True),
+        }
+        for key, default in cls.defaults.items():
+            if isinstance(default, bool):
+                declared[key] = Setting("bool", default=default)
+            elif isinstance(default, str) and default.startswith(("http://", "https://")):
+                declared[key] = Setting("url", default=default)
+            else:
+                declared[key] = Setting("str", default=default)
+        for key in cls.required_settings:
+            declared[key] = replace(declared.get(key) or Setting(), required=True)
+        return declared
 
     def authlib_settings(self, settings: dict) -> dict:
         """Keyword arguments for authlib's ``OAuth.register``, endpoints filled in from ``settings``."""

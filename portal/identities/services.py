@@ -24,7 +24,10 @@ from portal.accounts.services import open_personal_account
 from portal import ratelimits
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.i18n import localized
+from portal.notices import send_notice
+from portal.security_log import record
 from portal.identities.models import (
     AVATAR_URL_MAX,
     EMAIL_MAX,
@@ -37,7 +40,7 @@ from portal.identities.providers import OAuthProvider, ProviderError, ProviderId
 from portal.plugins import hook
 from portal.timeutil import utcnow
 from portal.users.models import User
-from portal.users.usernames import MAX_LENGTH as USERNAME_MAX, username_key
+from portal.users.usernames import MAX_LENGTH as USERNAME_MAX, is_reserved, username_key
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +155,28 @@ def link_identity(user: User, provider: OAuthProvider, found: ProviderIdentity) 
         )
     try:
         identity = _add_identity(user, provider, found)
+        record("identity_linked", user, details={"provider": provider.name, "name": identity.name or ""})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise _linked_elsewhere(provider) from None
+    send_notice(user, _l("A %(provider)s account (%(name)s) was linked to your account; it can now be used "
+                         "to sign in.", provider=_label(provider), name=identity.name or identity.subject))
     return identity
+
+
+class _Label:
+    """A provider's label rendered when the notice is, in the account owner's language."""
+
+    def __init__(self, label):
+        self.label = label
+
+    def __str__(self) -> str:
+        return localized(self.label)
+
+
+def _label(provider: OAuthProvider | None, name: str = "") -> _Label:
+    return _Label(provider.label if provider is not None else name)
 
 
 def unlink_identity(user: User, provider_name: str) -> None:
@@ -180,7 +200,18 @@ def unlink_identity(user: User, provider_name: str) -> None:
               "unlinking it.")
         )
     db.session.delete(identity)
+    record("identity_unlinked", user, details={"provider": provider_name})
     db.session.commit()
+    from portal.identities.oauth import provider_or_none
+
+    send_notice(user, _l("The %(provider)s account linked to your account was unlinked.",
+                         provider=_label(provider_or_none(provider_name), provider_name)))
+
+
+def linked_user(provider: OAuthProvider, found: ProviderIdentity) -> User | None:
+    """The user this provider account is linked to, or None; nothing is changed."""
+    identity = find_identity(provider.name, clean_identity(found).subject)
+    return identity.user if identity is not None else None
 
 
 def sign_in_with(provider: OAuthProvider, found: ProviderIdentity) -> User | None:
@@ -202,7 +233,7 @@ def _username_base(found: ProviderIdentity, provider: OAuthProvider) -> str:
     ascii_name = unicodedata.normalize("NFKD", found.name or "").encode("ascii", "ignore").decode()
     base = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-_")
     base = re.sub(r"^[^A-Za-z]+", "", base)
-    if len(base) < 3:
+    if len(base) < 3 or is_reserved(base):
         base = f"{provider.name}-user"
     return base[: USERNAME_MAX - 5]
 

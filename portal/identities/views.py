@@ -1,21 +1,19 @@
 """第三方账户: link, unlink, and sign in with provider accounts. One callback serves both purposes."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
+from portal.auth import signins, stepup
 from portal.auth.services import is_local_path
 from portal.i18n import gettext as _
 from portal.i18n import localized
 from portal.identities import oauth, services
 from portal.identities.providers import ProviderError
 from portal.net import client_ip
-from portal.users.models import User
 
 bp = Blueprint("identities", __name__, url_prefix="/identities")
 
-# Kept when a provider sign-in starts a fresh session (as the password sign-in does).
-SURVIVES_ROTATION = ("locale",)
 
 
 @bp.app_context_processor
@@ -53,6 +51,7 @@ def _too_many(limit: str):
 
 @bp.post("/<provider>/link")
 @login_required
+@stepup.step_up_required
 def link(provider):
     provider = _provider_or_404(provider)
     if (refused := _too_many("identities_start_ip")) is not None:
@@ -71,8 +70,22 @@ def sign_in(provider):
     ))
 
 
+@bp.post("/<provider>/reauthenticate")
+@login_required
+def reauthenticate(provider):
+    """Step up by signing in again with a linked provider (users with no password or contact)."""
+    provider = _provider_or_404(provider)
+    if (refused := _too_many("identities_start_ip")) is not None:
+        return refused
+    next_path = request.form.get("next")
+    return redirect(oauth.authorization_url(
+        provider, oauth.REAUTHENTICATE, current_user.id, next_path=next_path if is_local_path(next_path) else None
+    ))
+
+
 @bp.post("/<provider>/unlink")
 @login_required
+@stepup.step_up_required
 def unlink(provider):
     provider = _provider_or_404(provider)
     try:
@@ -96,6 +109,8 @@ def callback(provider):
     try:
         if result.purpose == oauth.LINK:
             return _finish_link(result)
+        if result.purpose == oauth.REAUTHENTICATE:
+            return _finish_reauthenticate(result)
         return _finish_sign_in(result)
     except ProviderError as exc:
         return _failed(str(exc), 400)
@@ -118,22 +133,23 @@ def _finish_link(result: oauth.Callback):
     return redirect(url_for("identities.index"))
 
 
+def _finish_reauthenticate(result: oauth.Callback):
+    # Proof only when the provider account is the signed-in user's own, and that user started it.
+    user = services.linked_user(result.provider, result.identity)
+    if not current_user.is_authenticated or current_user.id != result.user_id or user is None \
+            or user.id != current_user.id or stepup.SECOND_FACTOR in stepup.methods(user):
+        return _failed(_("This %(provider)s account is not linked to your Portal account.",
+                         provider=localized(result.provider.label)), 403)
+    stepup.mark_fresh()
+    return redirect(result.next_path if is_local_path(result.next_path) else url_for("users.profile"))
+
+
 def _finish_sign_in(result: oauth.Callback):
     user = services.sign_in_with(result.provider, result.identity)
     if user is None:
         user = services.sign_up_with(result.provider, result.identity)
         flash(_("Welcome! Your Portal account %(username)s was created with %(provider)s.",
                 username=user.username, provider=localized(result.provider.label)), "success")
-    _start_session(user)
-    return redirect(result.next_path if is_local_path(result.next_path) else url_for("users.profile"))
+    return signins.sign_in(user, f"provider:{result.provider.name}", result.next_path, keep_flashes=True)
 
 
-def _start_session(user: User) -> None:
-    """Sign in on a fresh session, so nothing from before sign-in carries over."""
-    kept = {key: session[key] for key in SURVIVES_ROTATION if key in session}
-    flashes = session.get("_flashes")
-    session.clear()
-    session.update(kept)
-    if flashes:
-        session["_flashes"] = flashes
-    login_user(user)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from portal.forms import ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
+from portal.ids import IdField
 
 
 class CreateOrgForm(ServiceErrorsMixin, FlaskForm):
@@ -16,6 +17,16 @@ class CreateOrgForm(ServiceErrorsMixin, FlaskForm):
         render_kw={"maxlength": 39, "autocomplete": "off", "autocapitalize": "none"},
     )
     name = StringField(_l("Display name"), render_kw={"maxlength": 64})
+
+
+class OrgProfileForm(ServiceErrorsMixin, FlaskForm):
+    name = StringField(_l("Display name"), render_kw={"maxlength": 64})
+    description = TextAreaField(_l("Description"), render_kw={"maxlength": 200, "rows": 3})
+    avatar_url = StringField(
+        _l("Avatar link"),
+        description=_l("A direct https link to an image, e.g. https://example.com/me.png. Leave empty for none."),
+        render_kw={"maxlength": 2048, "inputmode": "url", "autocomplete": "off", "data-avatar-input": ""},
+    )
 
 
 def role_choices():
@@ -30,3 +41,9 @@ class InviteForm(ServiceErrorsMixin, FlaskForm):
 
 class DeleteOrgForm(ServiceErrorsMixin, FlaskForm):
     confirm = StringField(_l("Type the slug to confirm"), render_kw={"autocomplete": "off"})
+
+
+class MemberForm(FlaskForm):
+    """Which member a role change or a removal is about."""
+
+    user_id = IdField(message=_l("Choose a member."))

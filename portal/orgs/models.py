@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,6 +11,7 @@ from portal.timeutil import utcnow
 from portal.users.models import User
 
 ROLES = ("owner", "admin", "member")
+DESCRIPTION_MAX = 200
 
 
 class Organization(db.Model):
@@ -19,8 +21,13 @@ class Organization(db.Model):
     slug: Mapped[str] = mapped_column(String(39))
     slug_key: Mapped[str] = mapped_column(String(39), unique=True)
     name: Mapped[str] = mapped_column(String(64))
+    # 组织信息: shown to members; changed by owners and admins (portal.orgs.services.update_profile).
+    description: Mapped[str | None] = mapped_column(String(DESCRIPTION_MAX))
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Owners and admins must have two-factor sign-in on (set by an operator: `portal orgs require-2fa`).
+    require_2fa: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Deleted organizations are kept for audit; a deleted one is invisible everywhere else.
     deleted_at: Mapped[datetime | None]
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -55,17 +62,20 @@ class Invitation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    invitee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # An invitation by username names the user; one by email names only the address (lower-cased), and
+    # whoever verifies that address may accept it: nobody learns whether the address has an account.
+    invitee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    invitee_email: Mapped[str | None] = mapped_column(String(254), index=True)
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(16), default="member")
     # pending -> accepted | declined | cancelled, exactly once.
     state: Mapped[str] = mapped_column(String(16), default="pending")
-    # "<org id>:<invitee id>" while pending, NULL afterwards: at most one pending invitation per
+    # "<org id>:<invitee id>" (or "<org id>:<address>") while pending, NULL afterwards: at most one pending invitation per
     # person and organization, even when two admins invite at the same moment.
-    pending_key: Mapped[str | None] = mapped_column(String(48), unique=True)
+    pending_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]
 
     org: Mapped[Organization] = relationship()
-    invitee: Mapped[User] = relationship(foreign_keys=[invitee_id])
+    invitee: Mapped[User | None] = relationship(foreign_keys=[invitee_id])
     inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])

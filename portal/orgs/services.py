@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from portal.accounts.models import Account
 from portal.accounts.services import open_org_account
 from portal.extensions import db
+from portal.security_log import record
 from portal.i18n import gettext as _
-from portal.orgs.models import ROLES, Invitation, Membership, Organization
+from portal.orgs.models import DESCRIPTION_MAX, ROLES, Invitation, Membership, Organization
 from portal.timeutil import utcnow
 from portal.users.models import User
 
@@ -169,11 +170,35 @@ def create_organization(creator: User, slug: str, name: str) -> Organization:
     db.session.add(org)
     db.session.add(Membership(org=org, user_id=creator.id, role="owner"))
     open_org_account(org)
+    db.session.flush()
+    record("member_added", creator, org_id=org.id, actor=creator, details={"role": "owner", "created": True})
     try:
         db.session.commit()
     except IntegrityError:
         # Someone took the slug between the check and the insert.
         _fail(taken)
+    return org
+
+
+def update_profile(org: Organization, actor: User, name: str, description: str, avatar_url: str) -> Organization:
+    """组织信息: owners and admins change the display name, description and avatar link (the slug
+    stays: it is in links). Every field is checked before any changes."""
+    from portal.users.profile import ProfileError, normalize_avatar_url
+
+    name = normalize_name(name)
+    description = unicodedata.normalize("NFC", description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise OrgError(_("The description can have at most %(count)d characters.", count=DESCRIPTION_MAX))
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n" for ch in description):
+        raise OrgError(_("The description contains control characters."))
+    try:
+        avatar = normalize_avatar_url(avatar_url)
+    except ProfileError as error:
+        raise OrgError(error.message) from None
+    _lock(org)
+    _require(org, actor, "owner", "admin")
+    org.name, org.description, org.avatar_url = name, description or None, avatar
+    db.session.commit()
     return org
 
 
@@ -206,6 +231,8 @@ def change_role(org: Organization, actor: User, user_id: int, role: str) -> Memb
         _fail(_("%(user)s is already %(role)s.", user=membership.user.username, role=role_label(role)))
     if membership.role == "owner" and _owner_count(org) <= 1:
         _fail(_("An organization needs at least one owner: make someone else an owner first."))
+    record("member_role_changed", user_id=user_id, org_id=org.id, actor=actor,
+           details={"from": membership.role, "to": role})
     membership.role = role
     db.session.commit()
     return membership
@@ -220,6 +247,7 @@ def remove_member(org: Organization, actor: User, user_id: int) -> None:
         _fail(_("Only owners can remove an owner."))
     if membership.role == "owner" and _owner_count(org) <= 1:
         _fail(_("An organization needs at least one owner: make someone else an owner first."))
+    record("member_removed", user_id=user_id, org_id=org.id, actor=actor, details={"role": membership.role})
     db.session.delete(membership)
     db.session.commit()
 
@@ -229,24 +257,34 @@ def leave(org: Organization, user: User) -> None:
     membership = _membership(org, user.id)
     if membership.role == "owner" and _owner_count(org) <= 1:
         _fail(_("You are the last owner: make someone else an owner before leaving."))
+    record("member_removed", user, org_id=org.id, actor=user, details={"role": membership.role, "left": True})
     db.session.delete(membership)
     db.session.commit()
 
 
 def delete_organization(org: Organization, actor: User) -> None:
     """Owners only, at zero balance. Soft: the organization, its account and memberships stay for
-    audit, invisible everywhere; pending invitations are withdrawn."""
+    audit, invisible everywhere; pending invitations are withdrawn; the account is closed, so a
+    payment that still arrives is held for an operator rather than credited to nobody's account.
+
+    Pending recharges are first closed at their channel (re-queried: a payment that won the race is
+    credited, and the balance then blocks the deletion)."""
+    _require(org, actor, "owner")
+    _close_pending_orders(org)
     _lock(org)
     _require(org, actor, "owner")
-    # Locks the account row too, so a payment landing meanwhile waits and is then refused here.
+    # Locks the account row too: a payment or a new order landing meanwhile waits, then finds the
+    # account closed (and is held, or refused).
     result = db.session.execute(
         db.update(Account)
-        .where(Account.org_id == org.id, Account.balance_fen == 0)
-        .values(balance_fen=0)
+        .where(Account.org_id == org.id, Account.balance_fen == 0, Account.closed_at.is_(None))
+        .values(closed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         _fail(_("The organization's balance must be zero before it can be deleted."))
+    if _pending_orders(org):
+        _fail(_("A recharge of this organization was started meanwhile; close it, then delete again."))
     db.session.execute(
         db.update(Invitation)
         .where(Invitation.org_id == org.id, Invitation.state == "pending")
@@ -260,6 +298,36 @@ def delete_organization(org: Organization, actor: User) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def _pending_orders(org: Organization) -> list:
+    from portal.billing.models import PENDING, Order
+
+    return list(db.session.scalars(
+        db.select(Order).join(Account, Account.id == Order.account_id)
+        .where(Account.org_id == org.id, Order.state == PENDING).order_by(Order.id)
+    ))
+
+
+def _close_pending_orders(org: Organization) -> None:
+    """Close every pending recharge of the organization at its channel, or raise OrgError (an order
+    that cannot be confirmed closed could still be paid)."""
+    from portal.billing import reconcile
+    from portal.billing.channels import ChannelError, payment_channels
+
+    channels = payment_channels()
+    for order in _pending_orders(org):
+        channel = channels.get(order.channel)
+        failed = channel is None
+        if channel is not None:
+            try:
+                reconcile.cancel(order, channel)
+            except ChannelError:
+                failed = True
+        if failed:
+            db.session.rollback()
+            _fail(_("The pending recharge %(order)s could not be closed at its payment channel; "
+                    "try again later.", order=order.id))
 
 
 def role_label(role: str) -> str:

@@ -8,9 +8,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from portal.accounts.access import set_current_account
+from portal.accounts.navigation import forget
 from portal.i18n import gettext as _
 from portal.orgs import invitations, services
-from portal.orgs.forms import CreateOrgForm, DeleteOrgForm, InviteForm
+from portal.orgs.forms import CreateOrgForm, DeleteOrgForm, InviteForm, MemberForm, OrgProfileForm
 from portal.orgs.services import NotFound, OrgError, role_label
 
 bp = Blueprint("orgs", __name__, url_prefix="/orgs")
@@ -28,19 +29,24 @@ def _me():
 
 
 def _org_or_404(slug: str):
-    """The organization and the user's role in it; 404 for non-members and deleted ones."""
+    """The organization and the user's role in it; 404 for non-members and deleted ones.
+
+    A page of the organization center makes the organization the current account: the navbar, the
+    heading and the tabs then all name it, and 账户信息 or 交易记录 stay with it."""
     org = services.find_org(slug)
     role = services.role_of(org, _me())
     if role is None:
         abort(404)
+    set_current_account(services.org_account(org))
+    forget()
     return org, role
 
 
 def _user_id() -> int:
-    raw = request.form.get("user_id", "")
-    if not raw.isdecimal():
+    form = MemberForm()
+    if not form.validate_on_submit() or form.user_id.data is None:
         abort(400, description=_("Choose a member."))
-    return int(raw)
+    return form.user_id.data
 
 
 def _members_page(org, role: str, error: str | None = None, invite_form=None):
@@ -103,7 +109,7 @@ def invitation_list():
     return render_template("orgs/invitations.html", invitations=invitations.pending_invitations_for(_me()))
 
 
-@bp.route("/invitations/<int:invitation_id>/<any(accept, decline):answer>", methods=["POST"])
+@bp.route("/invitations/<id:invitation_id>/<any(accept, decline):answer>", methods=["POST"])
 def answer_invitation(invitation_id: int, answer: str):
     respond = invitations.accept_invitation if answer == "accept" else invitations.decline_invitation
     try:
@@ -117,8 +123,33 @@ def answer_invitation(invitation_id: int, answer: str):
     if answer == "decline":
         flash(_("Invitation declined."), "info")
         return redirect(url_for("orgs.invitations"))
-    flash(_("You joined %(slug)s.", slug=invitation.org.slug), "success")
-    return redirect(url_for("orgs.members", slug=invitation.org.slug))
+    forget()
+    flash(_("You joined %(org)s.", org=invitation.org.name), "success")
+    return redirect(url_for("orgs.profile", slug=invitation.org.slug))
+
+
+@bp.route("/<slug>", methods=["GET", "POST"], endpoint="profile")
+def profile(slug: str):
+    """组织信息: what the organization is; owners and admins edit its name, description and avatar."""
+    org, role = _org_or_404(slug)
+    manage = role in ("owner", "admin")
+    form = OrgProfileForm(data={"name": org.name, "description": org.description or "",
+                                "avatar_url": org.avatar_url or ""})
+    if request.method == "POST":
+        if not manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                services.update_profile(org, _me(), form.name.data or "", form.description.data or "",
+                                        form.avatar_url.data or "")
+            except OrgError as error:
+                form.add_error(None, error.message)
+            else:
+                flash(_("The organization's information was saved."), "success")
+                return redirect(url_for("orgs.profile", slug=org.slug))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("orgs/profile.html", org=org, role=role, can_manage=manage, form=form,
+                           members=len(services.members(org))), status
 
 
 @bp.route("/<slug>/members", endpoint="members")
@@ -138,7 +169,7 @@ def invite(slug: str):
     )
 
 
-@bp.route("/<slug>/invitations/<int:invitation_id>/cancel", methods=["POST"])
+@bp.route("/<slug>/invitations/<id:invitation_id>/cancel", methods=["POST"])
 def cancel_invitation(slug: str, invitation_id: int):
     return _act(
         slug, lambda org: invitations.cancel_invitation(org, _me(), invitation_id),
@@ -155,8 +186,10 @@ def change_role(slug: str):
     )
 
 
-@bp.route("/<slug>/members/remove", methods=["POST"], endpoint="remove_member")
+@bp.route("/<slug>/members/remove", methods=["GET", "POST"], endpoint="remove_member")
 def remove_member(slug: str):
+    if request.method == "GET":
+        return _confirm_removal(slug)
     user_id = _user_id()
     return _act(
         slug, lambda org: services.remove_member(org, _me(), user_id),
@@ -164,14 +197,29 @@ def remove_member(slug: str):
     )
 
 
-@bp.route("/<slug>/leave", methods=["POST"], endpoint="leave")
+def _confirm_removal(slug: str):
+    """The step before 移除: who leaves the organization, and what they lose."""
+    org, role = _org_or_404(slug)
+    if role not in ("owner", "admin"):
+        abort(403)
+    user_id = request.args.get("user_id", type=int)
+    member = next((m for m in services.members(org) if m.user_id == user_id), None)
+    if member is None or member.user_id == _me().id:
+        abort(404)
+    return render_template("orgs/confirm.html", org=org, action="remove", member=member)
+
+
+@bp.route("/<slug>/leave", methods=["GET", "POST"], endpoint="leave")
 def leave(slug: str):
     org, role = _org_or_404(slug)
+    if request.method == "GET":
+        return render_template("orgs/confirm.html", org=org, action="leave", role=role)
     try:
         services.leave(org, _me())
     except OrgError as error:
         return _members_page(org, role, error.message)
-    flash(_("You left %(slug)s.", slug=org.slug), "info")
+    forget()
+    flash(_("You left %(org)s.", org=org.name), "info")
     return redirect(url_for("orgs.index"))
 
 

@@ -19,6 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
+from portal.notices import send_notice
+from portal.security_log import record, record_operator_action
 from portal.timeutil import utcnow
 from portal.users.models import Email, User
 
@@ -97,6 +100,13 @@ def mask_email(address: str) -> str:
     return f"{local[:2]}***@{domain}" if len(local) > 2 else f"{local[:1]}***@{domain}"
 
 
+def mask_destination(channel: str, value: str) -> str:
+    """A code's destination as a choice label: "Email al***@example.com" / "Phone 138****8000"."""
+    if channel == "email":
+        return _("Email %(address)s", address=mask_email(value))
+    return _("Phone %(phone)s", phone=mask_phone(value))
+
+
 def policy() -> str:
     return current_app.config["CONTACT_CHANGE_POLICY"]
 
@@ -117,12 +127,12 @@ def verified_emails(user: User) -> list[Email]:
 
 # --- Codes ----------------------------------------------------------------------------------------
 
-def send_code_to(purpose: str, destination: str, user: User, field: str) -> None:
+def send_code_to(purpose: str, destination: str, user: User, field: str, shown_as: str | None = None) -> None:
     from portal.plugins import DeliveryError
     from portal.verification.services import CodeError, send_code
 
     try:
-        send_code(purpose, destination, user_id=user.id)
+        send_code(purpose, destination, user_id=user.id, shown_as=shown_as)
     except CodeError as exc:
         raise ContactError(exc.message, field) from None
     except DeliveryError:
@@ -153,8 +163,6 @@ def _commit_or_raise(message: str, field: str) -> None:
 
 def user_email(user: User, email_id: int) -> Email | None:
     """The user's own email ``email_id``, or None (another user's emails do not exist for them)."""
-    if not 0 < email_id < 2**31:  # beyond the column's range PostgreSQL raises rather than finds nothing
-        return None
     return db.session.scalar(db.select(Email).where(Email.id == email_id, Email.user_id == user.id))
 
 
@@ -163,37 +171,74 @@ def add_email(user: User, raw_address: str) -> Email:
     added then."""
     address = normalize_email(raw_address)
     key = email_key(address)
-    taken = _("This email address is already in use.")
+    already = _("You have already added this email address.")
     if any(e.address_key == key for e in user.emails):
-        raise ContactError(_("You have already added this email address."), "address")
+        raise ContactError(already, "address")
     if len(user.emails) >= MAX_EMAILS_PER_USER:
         raise ContactError(_("You can add at most %(count)d email addresses.", count=MAX_EMAILS_PER_USER),
                            "address")
-    if db.session.scalar(db.select(Email.id).where(Email.address_key == key)) is not None:
-        raise ContactError(taken, "address")
+    # Someone else's claim (or ownership) is not said here: the code goes to the address either way,
+    # and its owner is told (send_email_code).
     email = Email(user=user, address=address, address_key=key, is_primary=user.primary_email is None)
     db.session.add(email)
-    _commit_or_raise(taken, "address")
+    record("email_added", user, details={"address": mask_email(address)})
+    _commit_or_raise(already, "address")
     return email
 
 
-def send_email_code(user: User, email: Email) -> None:
+def send_email_code(user: User, email: Email, shown_as: str | None = None) -> None:
+    """Send the code that verifies ``email``; when the address already belongs to someone else, its
+    owner is also told that another account tried to claim it (the claimant sees the same answer).
+    ``shown_as``: what the message says the code is for, when not binding an email ("sign_up")."""
+    from portal.users.services import verified_owner
+
     if email.is_verified:
         raise ContactError(_("This email address is already verified."), "code")
-    send_code_to(VERIFY_EMAIL, email.address, user, "code")
+    send_code_to(VERIFY_EMAIL, email.address, user, "code", shown_as=shown_as)
+    owner = verified_owner(email.address_key)
+    if owner is not None and owner.user_id != user.id:
+        send_notice(owner.user, _l("Someone tried to use your email address %(address)s for another account. It "
+                                   "stays yours and nothing changed; ignore the code that came with this.",
+                                   address=owner.address), only_to=[owner.address])
 
 
 def verify_email(user: User, email: Email, code: str) -> None:
     if email.is_verified:
         raise ContactError(_("This email address is already verified."), "code")
-    check_code_from(VERIFY_EMAIL, email.address, code, user, "code")
+    from portal.users.services import drop_other_claims, verified_owner
+
+    # Read before any commit: another user verifying the address meanwhile deletes this claim.
+    email_id, address, key = email.id, email.address, email.address_key
+    taken = _("This email address is already in use.")
+    owner = verified_owner(key)
+    if owner is not None and owner.user_id != user.id:
+        raise ContactError(taken, "code")
+    check_code_from(VERIFY_EMAIL, address, code, user, "code")
+    reachable_before = bool(verified_emails(user)) or user.phone is not None
+    # Every claim on the address, locked in id order: two users verifying it at once queue here
+    # instead of deadlocking on each other's rows (PostgreSQL; SQLite runs one writer at a time).
+    db.session.execute(
+        db.select(Email.id).where(Email.address_key == key).order_by(Email.id).with_for_update()
+    ).all()
     rows = db.session.execute(
-        db.update(Email).where(Email.id == email.id, Email.verified_at.is_(None)).values(verified_at=utcnow())
+        db.update(Email).where(Email.id == email_id, Email.verified_at.is_(None)).values(verified_at=utcnow()),
+        execution_options={"synchronize_session": False},
     ).rowcount
-    db.session.commit()
-    db.session.refresh(email)
-    if rows != 1 and not email.is_verified:
-        raise ContactError(_("This email address could not be verified. Please try again."), "code")
+    if rows == 1:
+        # The first to verify owns the address; the unique index over verified rows decides a race.
+        drop_other_claims(email_id=email_id, user_id=user.id, address_key=key)
+        record("email_verified", user, details={"address": mask_email(address)})
+    _commit_or_raise(taken, "code")
+    if rows != 1:
+        still = db.session.get(Email, email_id)
+        if still is None:
+            raise ContactError(taken, "code")
+        if not still.is_verified:
+            raise ContactError(_("This email address could not be verified. Please try again."), "code")
+    if rows == 1 and reachable_before:
+        # A first contact verified right after signing up has nobody else to tell.
+        send_notice(user, _l("The email address %(address)s was verified on your account; it can now "
+                             "be used to sign in and to reset the password.", address=mask_email(address)))
 
 
 def primary_change_needs_old_code(user: User) -> bool:
@@ -217,10 +262,14 @@ def set_primary_email(user: User, email: Email, old_code: str | None = None) -> 
         raise ContactError(_("Only a verified email address can be the primary one."), "code")
     if not can_change_primary_email(user):
         raise ContactError(_("Your primary email can only be changed by support."), "code")
+    old = user.primary_email
     if primary_change_needs_old_code(user):
-        check_code_from(CHANGE_EMAIL, user.primary_email.address, old_code, user, "code")
+        check_code_from(CHANGE_EMAIL, old.address, old_code, user, "code")
     _make_primary(user, email)
+    record("primary_email_changed", user, details={"address": mask_email(email.address)})
     db.session.commit()
+    send_notice(user, _l("Your primary email address was changed to %(address)s.", address=mask_email(email.address)),
+                also_to=[old.address] if old is not None and old.is_verified else [])
 
 
 def _make_primary(user: User, email: Email) -> None:
@@ -238,8 +287,13 @@ def remove_email(user: User, email: Email) -> None:
         raise ContactError(_("The primary email address cannot be removed; make another one primary first."))
     if email.is_verified and user.phone is None and len(verified_emails(user)) == 1:
         raise ContactError(_("This is your only verified contact; bind a phone or verify another email first."))
+    address, was_verified = email.address, email.is_verified
     db.session.delete(email)
+    record("email_removed", user, details={"address": mask_email(address)})
     db.session.commit()
+    if was_verified:
+        send_notice(user, _l("The email address %(address)s was removed from your account.",
+                             address=mask_email(address)), also_to=[address])
 
 
 # --- Phone ----------------------------------------------------------------------------------------
@@ -277,9 +331,17 @@ def bind_phone(user: User, raw_phone: str, code: str, old_code: str | None = Non
     if user.phone:
         check_code_from(CHANGE_PHONE, user.phone, old_code, user, "old_code")
     check_code_from(VERIFY_PHONE, phone, code, user, "code")
+    old_phone = user.phone
     user.phone = phone
     user.phone_verified_at = utcnow()
+    record("phone_changed", user, details={"phone": mask_phone(phone), "replaced": bool(old_phone)})
     _commit_or_raise(_("This phone number is bound to another account."), "phone")
+    if old_phone:
+        send_notice(user, _l("The phone bound to your account was changed from %(old)s to %(new)s.",
+                             old=mask_phone(old_phone), new=mask_phone(phone)), also_to=[old_phone])
+    else:
+        send_notice(user, _l("The phone %(phone)s was bound to your account; it can now be used to sign in "
+                             "and to reset the password.", phone=mask_phone(phone)))
     return phone
 
 
@@ -300,9 +362,13 @@ def send_unbind_code(user: User) -> None:
 def unbind_phone(user: User, code: str) -> None:
     _check_unbind_allowed(user)
     check_code_from(UNBIND_PHONE, user.phone, code, user, "code")
+    old_phone = user.phone
     user.phone = None
     user.phone_verified_at = None
+    record("phone_removed", user, details={"phone": mask_phone(old_phone)})
     db.session.commit()
+    send_notice(user, _l("The phone %(phone)s was unbound from your account.", phone=mask_phone(old_phone)),
+                also_to=[old_phone])
 
 
 # --- Operators ------------------------------------------------------------------------------------
@@ -319,12 +385,15 @@ def set_contact_by_operator(user: User, email: str | None = None, phone: str | N
         raise ContactError(_("This phone number is bound to another account."), "phone")
     if remove_phone and not verified_emails(user) and not email:
         raise ContactError(_("Your phone is your only verified contact; verify an email first."), "phone")
+    old_contacts = [c for c in (user.primary_email.address if user.primary_email and user.primary_email.is_verified
+                                else None, user.phone) if c]
     if email:
         address = normalize_email(email)
         key = email_key(address)
-        existing = db.session.scalar(db.select(Email).where(Email.address_key == key))
-        if existing is not None and existing.user_id != user.id:
+        owner = db.session.scalar(db.select(Email).where(Email.address_key == key, Email.verified_at.is_not(None)))
+        if owner is not None and owner.user_id != user.id:
             raise ContactError(_("This email address is already in use."), "address")
+        existing = next((e for e in user.emails if e.address_key == key), None)
         old = user.primary_email
         if existing is None:
             existing = Email(user=user, address=address, address_key=key)
@@ -333,6 +402,9 @@ def set_contact_by_operator(user: User, email: str | None = None, phone: str | N
             user.emails.remove(old)
         existing.verified_at = existing.verified_at or utcnow()
         db.session.flush()
+        from portal.users.services import drop_other_claims
+
+        drop_other_claims(existing)
         _make_primary(user, existing)
     if new_phone:
         user.phone = new_phone
@@ -340,4 +412,9 @@ def set_contact_by_operator(user: User, email: str | None = None, phone: str | N
     elif remove_phone:
         user.phone = None
         user.phone_verified_at = None
+    record_operator_action("operator_action", user, details={
+        "action": "set_contact", "email": mask_email(email) if email else None,
+        "phone": mask_phone(new_phone) if new_phone else ("removed" if remove_phone else None)})
     _commit_or_raise(_("This contact is already in use by another account."), "phone")
+    send_notice(user, _l("Support changed the contacts of your account (primary email and phone)."),
+                also_to=old_contacts)

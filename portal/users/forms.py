@@ -17,7 +17,7 @@ class ProfileForm(ServiceErrorsMixin, FlaskForm):
     avatar_url = StringField(
         _l("Avatar link"),
         description=_l("A direct https link to an image, e.g. https://example.com/me.png. Leave empty for none."),
-        render_kw={"maxlength": 2048, "inputmode": "url"},
+        render_kw={"maxlength": 2048, "inputmode": "url", "data-avatar-input": ""},
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -34,8 +34,12 @@ class User(UserMixin, db.Model):
         back_populates="user", order_by="Email.id", cascade="all, delete-orphan"
     )
 
+    # Not stored: the device session (portal.devices) the current request belongs to, set by the user
+    # loader and at sign-in. It is the third part of the id in the session and remember-me cookies.
+    device_session_id = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.session_version}:{self.device_session_id or ''}"
 
     @property
     def primary_email(self) -> Email | None:
@@ -46,13 +50,21 @@ class User(UserMixin, db.Model):
 
 
 class Email(db.Model):
+    """An address a user added. Unverified, it is only a claim: several users may claim one address,
+    and no claim blocks anybody. The first to verify owns it (a unique index over verified rows) and
+    every other claim on it is dropped."""
+
     __tablename__ = "emails"
-    __table_args__ = (UniqueConstraint("address_key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "address_key"),
+        Index("uq_emails_verified_address_key", "address_key", unique=True,
+              sqlite_where=text("verified_at IS NOT NULL"), postgresql_where=text("verified_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     address: Mapped[str] = mapped_column(String(254))
-    # Lower-cased address: an email belongs to at most one user, whatever its case.
+    # Lower-cased address: a verified email belongs to one user, whatever its case.
     address_key: Mapped[str] = mapped_column(String(254))
     is_primary: Mapped[bool] = mapped_column(default=False)
     verified_at: Mapped[datetime | None]

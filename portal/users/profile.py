@@ -8,6 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from portal import ratelimits
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
+from portal.notices import send_notice
 from portal.users.contacts import ContactError, check_code_from, send_code_to
 from portal.users.models import User
 
@@ -142,4 +144,10 @@ def change_password(user: User, old_password: str, new_password: str, channel: s
         check_code_from(CHANGE_PASSWORD, destination, code, user, "code")
     except ContactError as exc:
         raise ProfileError(exc.message, "code") from None
+    had_password = user.password_hash is not None
+    from portal.security_log import record
+
+    record("password_changed", user, details={"first_password": not had_password})
     set_password(user, new_password)
+    send_notice(user, _l("The password of your account was changed.") if had_password
+                else _l("A password was set on your account; it can now be used to sign in."))

@@ -18,6 +18,8 @@ from portal.users.models import Email, User
 from portal.users.usernames import normalize_username, username_key  # noqa: F401 - public API
 
 EMAIL_MAX_LENGTH = 254
+# RFC 5321's limit on the part before the @ (OWASP: 63; mail servers refuse more than 64).
+EMAIL_LOCAL_MAX_LENGTH = 64
 # Phones typed without a country code are read as mainland China numbers.
 DEFAULT_PHONE_REGION = "CN"
 
@@ -42,8 +44,12 @@ def normalize_email(raw: str) -> str:
         raise ValueError(
             _("An email address can have at most %(count)d characters.", count=EMAIL_MAX_LENGTH)
         )
+    if len(address.rpartition("@")[0]) > EMAIL_LOCAL_MAX_LENGTH:
+        raise ValueError(_("The part before the @ can have at most %(count)d characters.",
+                           count=EMAIL_LOCAL_MAX_LENGTH))
     try:
-        normalized = validate_email(address, check_deliverability=False).normalized
+        # strict: the length limits of every part, not only of the whole address.
+        normalized = validate_email(address, check_deliverability=False, strict=True).normalized
     except EmailNotValidError:
         raise ValueError(_("Enter a valid email address, like name@example.com.")) from None
     if len(normalized) > EMAIL_MAX_LENGTH:
@@ -75,8 +81,9 @@ def register_user(username: str, email: str, password: str) -> User:
     key = username_key(username)
     if db.session.scalar(sa.select(User.id).where(User.username_key == key)) is not None:
         raise _username_taken()
-    if db.session.scalar(sa.select(Email.id).where(Email.address_key == email_key(address))) is not None:
-        raise _email_taken()
+    # No check on the email: the new address is an unverified claim, which blocks nobody and which
+    # nobody's claim blocks. Whether someone owns it is never said here (portal.users.contacts
+    # tells its owner instead, when the code goes out).
 
     user = User(username=username, username_key=key, password_hash=passwords.hash_password(password))
     user.emails.append(Email(address=address, address_key=email_key(address), is_primary=True))
@@ -85,12 +92,9 @@ def register_user(username: str, email: str, password: str) -> User:
     try:
         db.session.commit()
     except IntegrityError:
-        # Someone registered the same username or email between our check and our insert: the
-        # unique constraints decided.
+        # Someone registered the same username between our check and our insert.
         db.session.rollback()
-        if db.session.scalar(sa.select(User.id).where(User.username_key == key)) is not None:
-            raise _username_taken() from None
-        raise _email_taken() from None
+        raise _username_taken() from None
     return user
 
 
@@ -98,13 +102,27 @@ def _username_taken() -> RegistrationError:
     return RegistrationError("username", _("This username is already taken."))
 
 
-def _email_taken() -> RegistrationError:
-    return RegistrationError("email", _("This email address is already registered."))
-
-
 def mark_email_verified(email: Email) -> None:
     email.verified_at = utcnow()
+    drop_other_claims(email)
     db.session.commit()
+
+
+def verified_owner(address_key: str) -> Email | None:
+    """The verified email row of ``address_key``, whoever owns it."""
+    return db.session.scalar(sa.select(Email).where(Email.address_key == address_key, Email.verified_at.is_not(None)))
+
+
+def drop_other_claims(email: Email | None = None, *, email_id: int | None = None, user_id: int | None = None,
+                      address_key: str | None = None) -> None:
+    """``email`` was just verified: every other user's claim on the address dies (caller commits)."""
+    if email is not None:
+        user_id, address_key = email.user_id, email.address_key
+    db.session.execute(
+        sa.delete(Email).where(Email.address_key == address_key, Email.user_id != user_id,
+                               Email.verified_at.is_(None)),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _phone_e164(raw: str) -> str | None:
@@ -144,8 +162,9 @@ def find_user_by_login(login: str) -> User | None:
 
 
 def find_user_by_contact(contact: str) -> tuple[User, str] | None:
-    """The user whose verified email or verified phone ``contact`` is, with the address as stored
-    (where a code for that user should be sent)."""
+    """The user whose verified primary email or verified phone ``contact`` is, with the address as
+    stored (where a code for that user should be sent). Recovery goes only through these primary
+    contacts: a secondary address someone added to a borrowed session is no way back in."""
     contact = (contact or "").strip()
     if "@" in contact:
         try:
@@ -153,7 +172,8 @@ def find_user_by_contact(contact: str) -> tuple[User, str] | None:
         except ValueError:
             return None
         email = db.session.scalar(
-            sa.select(Email).where(Email.address_key == email_key(address), Email.verified_at.is_not(None))
+            sa.select(Email).where(Email.address_key == email_key(address), Email.verified_at.is_not(None),
+                                   Email.is_primary.is_(True))
         )
         return (email.user, email.address) if email else None
     phone = _phone_e164(contact.replace(" ", "").replace("-", ""))
@@ -177,13 +197,32 @@ def contact_destination(contact: str) -> str | None:
 
 
 def set_password(user: User, new_password: str) -> None:
-    """Replace the password and sign the user out everywhere. The caller checks the policy."""
+    """Replace the password and sign the user out everywhere (but for the session that changes it,
+    which the caller signs in again). The caller checks the policy."""
+    from portal.devices import services as devices
+
     user.password_hash = passwords.hash_password(new_password)
     user.session_version = User.session_version + 1
+    devices.end_all(user.id, "password", keep_public_id=_current_device_session(user))
     db.session.commit()
 
 
-def end_all_sessions(user: User) -> None:
+def _current_device_session(user: User) -> str | None:
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated and current_user.id == user.id:
+        return current_user.device_session_id
+    return None
+
+
+def end_all_sessions(user: User, reason: str = "sign_out") -> None:
     """Every session of the user, copied and remember-me cookies included, stops working."""
+    from portal.devices import services as devices
+    from portal.security_log import record
+
     user.session_version = User.session_version + 1
+    devices.end_all(user.id, reason)
+    if reason == "sign_out":
+        record("sign_out", user)
     db.session.commit()

@@ -7,7 +7,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
+from portal.auth.stepup import step_up_required
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
+from portal.notices import send_notice
 from portal.users import contacts, profile
 from portal.users.contacts import ContactError
 from portal.users.forms import AddEmailForm, CodeForm, PasswordForm, PhoneForm, ProfileForm
@@ -78,11 +81,17 @@ def _emails_page(user, add_form=None, code_errors=None, status=200):
     ), status
 
 
-@bp.route("/emails", methods=["GET", "POST"])
+@bp.get("/emails")
 def emails():
+    return _emails_page(_me())
+
+
+@bp.post("/emails", endpoint="add_email")
+@step_up_required
+def add_email():
     user = _me()
     form = AddEmailForm()
-    if request.method == "POST" and form.validate_on_submit():
+    if form.validate_on_submit():
         try:
             email = contacts.add_email(user, form.address.data or "")
         except ContactError as exc:
@@ -95,10 +104,11 @@ def emails():
         else:
             flash(_("We sent a verification code to %(address)s.", address=email.address), "success")
         return redirect(url_for("users.emails"))
-    return _emails_page(user, form)
+    return _emails_page(user, form, status=400)
 
 
-@bp.post("/emails/<int:email_id>/code")
+@bp.post("/emails/<id:email_id>/code")
+@step_up_required
 def email_code(email_id: int):
     user, email = _me(), _my_email(email_id)
     try:
@@ -114,7 +124,8 @@ def email_code(email_id: int):
     return redirect(url_for("users.emails"))
 
 
-@bp.post("/emails/<int:email_id>/verify")
+@bp.post("/emails/<id:email_id>/verify")
+@step_up_required
 def verify_email(email_id: int):
     user, email = _me(), _my_email(email_id)
     form = CodeForm()
@@ -126,7 +137,8 @@ def verify_email(email_id: int):
     return redirect(url_for("users.emails"))
 
 
-@bp.route("/emails/<int:email_id>/primary", methods=["GET", "POST"])
+@bp.route("/emails/<id:email_id>/primary", methods=["GET", "POST"])
+@step_up_required
 def primary_email(email_id: int):
     user, email = _me(), _my_email(email_id)
     form = CodeForm()
@@ -146,7 +158,8 @@ def primary_email(email_id: int):
     return render_template("users/email_primary.html", form=form, **context)
 
 
-@bp.post("/emails/<int:email_id>/remove")
+@bp.post("/emails/<id:email_id>/remove")
+@step_up_required
 def remove_email(email_id: int):
     user, email = _me(), _my_email(email_id)
     address = email.address
@@ -173,8 +186,15 @@ def _phone_context(user) -> dict:
             "can_change": contacts.can_change_phone(user), "unbind_form": CodeForm(prefix="unbind")}
 
 
-@bp.route("/phone", methods=["GET", "POST"])
+@bp.get("/phone")
 def phone():
+    user = _me()
+    return render_template("users/phone.html", form=_phone_form(user), **_phone_context(user))
+
+
+@bp.post("/phone", endpoint="bind_phone")
+@step_up_required
+def bind_phone():
     user = _me()
     form = _phone_form(user)
     if form.validate_on_submit():
@@ -193,6 +213,7 @@ def phone():
 
 
 @bp.post("/phone/unbind")
+@step_up_required
 def unbind_phone():
     user = _me()
     context = _phone_context(user)
@@ -214,16 +235,23 @@ def unbind_phone():
 
 # --- 修改密码 ------------------------------------------------------------------------------------
 
-@bp.route("/password", methods=["GET", "POST"])
+@bp.get("/password")
 def password():
+    return _password_page()
+
+
+@bp.post("/password", endpoint="change_password")
+@step_up_required
+def change_password():
+    return _password_page()
+
+
+def _password_page():
     user = _me()
     form = PasswordForm()
     destinations = profile.password_code_destinations(user)
-    form.channel.choices = [
-        (channel, (_("Email %(address)s", address=contacts.mask_email(value)) if channel == "email"
-                   else _("Phone %(phone)s", phone=contacts.mask_phone(value))))
-        for channel, value in destinations.items()
-    ]
+    form.channel.choices = [(channel, contacts.mask_destination(channel, value))
+                            for channel, value in destinations.items()]
     if not form.channel.data and destinations:
         form.channel.data = next(iter(destinations))
     context = {"user": user, "has_password": user.password_hash is not None}
@@ -243,3 +271,29 @@ def password():
         flash(_("Your password was changed. Other devices were signed out."), "success")
         return redirect(url_for("users.password"))
     return render_template("users/password.html", form=form, **context)
+
+
+# --- 最近添加的登录方式 ---------------------------------------------------------------------------
+
+@bp.get("/security-review", endpoint="security_review")
+def security_review():
+    """What was added in the last 30 days that lets someone in: after a password reset, the place to
+    throw out whatever a borrowed session planted."""
+    from portal.users import recovery
+
+    return render_template("users/security_review.html", user=_me(), ways=recovery.recent_ways_in(_me()),
+                           days=recovery.REVIEW_DAYS, form=CodeForm())
+
+
+@bp.post("/security-review")
+@step_up_required
+def remove_recent_ways_in():
+    from portal.users import recovery
+
+    user = _me()
+    removed = recovery.remove_ways_in(user, recovery.recent_ways_in(user))
+    if removed:
+        send_notice(user, _l("%(count)d sign-in methods or contacts added in the last %(days)d days were removed.",
+                             count=len(removed), days=recovery.REVIEW_DAYS))
+    flash(_("Removed %(count)d of them.", count=len(removed)), "success")
+    return redirect(url_for("users.security_review"))

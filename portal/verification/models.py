@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -11,14 +11,20 @@ from portal.timeutil import utcnow
 
 
 class VerificationCode(db.Model):
-    """The live code for one purpose at one destination.
+    """A user's live code for one purpose at one destination.
 
-    One row per (purpose, destination): sending a new code overwrites the row, which is how a newer
-    code replaces the older one. The code itself is never stored, only an HMAC of it bound to the
+    One row per (purpose, destination, user): sending a new code overwrites the row, which is how a
+    newer code replaces the older one; another user's code at the same address is another row. The code itself is never stored, only an HMAC of it bound to the
     purpose, destination and user."""
 
     __tablename__ = "verification_codes"
-    __table_args__ = (UniqueConstraint("purpose", "destination"),)
+    __table_args__ = (
+        UniqueConstraint("purpose", "destination", "user_id"),
+        # NULLs are distinct in a unique constraint, so the row of a code sent to nobody's account
+        # (sign-up, forgotten password) needs its own index, or concurrent first sends each insert one.
+        Index("uq_verification_codes_anonymous", "purpose", "destination", unique=True,
+              sqlite_where=text("user_id IS NULL"), postgresql_where=text("user_id IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(40))

@@ -4,8 +4,14 @@ a phone, ...).
 A code is 6 digits from ``secrets``, valid 10 minutes, single use and dead after 5 wrong guesses. It
 is stored as an HMAC keyed with SECRET_KEY over purpose, destination, user and code, so a database
 leak reveals no codes and a code never works for another purpose, address or user. Sending is rate
-limited per destination (1/min, 5/h, 10/day: the carriers' own caps for SMS) and per client IP, in
-Flask-Limiter's storage, so several workers share the counts when that storage is Redis.
+limited per destination (1/min, 5/h, 10/day: the carriers' own caps for SMS), in Flask-Limiter's
+storage, so several workers share the counts when that storage is Redis. The account's owner and
+everybody else draw from separate budgets: requests by the signed-in owner of the code (or after the
+right password) from one, anonymous and other requesters from the other, also limited per client IP,
+so strangers asking for codes to an address never use up its owner's codes.
+
+Each user's pending code at a destination is their own: a code another user asks for at the same
+address and purpose never replaces it.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from portal.i18n import gettext as _
 from portal.net import client_ip
 from portal.plugins import DeliveryError, hook
 from portal.timeutil import utcnow
+from portal.verification import purposes
 from portal.verification.models import VerificationCode
 
 CODE_DIGITS = 6
@@ -67,17 +74,30 @@ def channel_for(destination: str) -> str:
     return "email" if "@" in destination else "sms"
 
 
-def send_code(purpose: str, destination: str, user_id: int | None = None) -> None:
+def send_code(purpose: str, destination: str, user_id: int | None = None, for_owner: bool | None = None,
+              shown_as: str | None = None) -> None:
     """Make a new code for ``purpose`` at ``destination`` and deliver it.
 
-    Replaces any earlier code for the same purpose and destination, and commits the session.
-    Raises RateLimited, CodeError for a malformed destination, or DeliveryError when no plugin
-    delivered it."""
+    Replaces the user's earlier code for the same purpose and destination, and commits the session.
+    ``for_owner``: the request comes from the account's owner (default: the signed-in user is
+    ``user_id``), so it draws on the owner's budget. ``shown_as``: the purpose the message names, when
+    it is not ``purpose`` itself (the email code of a sign-up is for "signing up"). Raises RateLimited, CodeError for a malformed
+    destination, or DeliveryError when no plugin delivered it."""
     _check_purpose(purpose)
+    if for_owner is None:
+        for_owner = _signed_in_as(user_id)
     # Outside a request (commands, jobs) there is no browser to pick a language: use the user's.
     locale = _message_locale(user_id)
     with force_locale(locale):
-        _send_code(purpose, destination, user_id, locale)
+        _send_code(purpose, destination, user_id, locale, for_owner, shown_as)
+
+
+def _signed_in_as(user_id: int | None) -> bool:
+    if user_id is None or not has_request_context():
+        return False
+    from flask_login import current_user
+
+    return bool(current_user and current_user.is_authenticated and current_user.id == user_id)
 
 
 def check_code(purpose: str, destination: str, code: str, user_id: int | None = None) -> None:
@@ -89,24 +109,35 @@ def check_code(purpose: str, destination: str, code: str, user_id: int | None = 
         _check_code(purpose, destination, code, user_id)
 
 
-def _send_code(purpose: str, destination: str, user_id: int | None, locale: str) -> None:
+def _send_code(purpose: str, destination: str, user_id: int | None, locale: str, for_owner: bool,
+               shown_as: str | None) -> None:
     destination = _normalized_destination(destination)
     channel = channel_for(destination)
-    _take_send_allowance(destination)
+    _take_send_allowance(destination, user_id if for_owner else None)
 
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     _store_code(purpose, destination, channel, user_id, _code_hash(purpose, destination, user_id, code))
 
     site = current_app.config.get("SITE_NAME", "Portal")
-    subject = _("%(site)s verification code", site=site)
-    body = _(
-        "Your %(site)s verification code is %(code)s. It is valid for %(minutes)d minutes. "
-        "Never share it with anyone. If you did not ask for it, ignore this message.",
-        site=site, code=code, minutes=int(CODE_TTL.total_seconds() // 60),
-    )
+    minutes = int(CODE_TTL.total_seconds() // 60)
+    purpose_label = purposes.label(shown_as or purpose)
+    if purpose_label:
+        subject = _("%(site)s verification code for %(purpose)s", site=site, purpose=purpose_label)
+        body = _(
+            "Your %(site)s verification code for %(purpose)s is %(code)s. It is valid for %(minutes)d "
+            "minutes. Never share it with anyone. If you did not ask for it, ignore this message.",
+            site=site, purpose=purpose_label, code=code, minutes=minutes,
+        )
+    else:
+        subject = _("%(site)s verification code", site=site)
+        body = _(
+            "Your %(site)s verification code is %(code)s. It is valid for %(minutes)d minutes. "
+            "Never share it with anyone. If you did not ask for it, ignore this message.",
+            site=site, code=code, minutes=minutes,
+        )
     delivered = hook().portal_send_verification_code(
         channel=channel, destination=destination, code=code, purpose=purpose, locale=locale,
-        subject=subject, body=body,
+        subject=subject, body=body, purpose_label=purpose_label or _("verification"), minutes=minutes,
     )
     if not delivered:
         raise DeliveryError(f"no plugin delivers verification codes by {channel}")
@@ -121,7 +152,7 @@ def _check_code(purpose: str, destination: str, code: str, user_id: int | None) 
     except CodeError:
         raise InvalidCode(_("The verification code is incorrect.")) from None
     row = db.session.execute(
-        db.select(VerificationCode).filter_by(purpose=purpose, destination=destination)
+        db.select(VerificationCode).filter_by(purpose=purpose, destination=destination, user_id=user_id)
     ).scalar_one_or_none()
     if row is None:
         raise InvalidCode(_("The verification code is incorrect. Please request a new one."))
@@ -187,7 +218,8 @@ def _store_code(purpose, destination, channel, user_id, code_hash) -> None:
                   created_at=now, expires_at=now + CODE_TTL, used_at=None)
     replace = (
         update(VerificationCode)
-        .where(VerificationCode.purpose == purpose, VerificationCode.destination == destination)
+        .where(VerificationCode.purpose == purpose, VerificationCode.destination == destination,
+               VerificationCode.user_id.is_(None) if user_id is None else VerificationCode.user_id == user_id)
         .values(**values)
     )
     if db.session.execute(replace).rowcount == 0:
@@ -225,13 +257,16 @@ def _default_locale() -> str:
     return current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
 
 
-def _take_send_allowance(destination: str) -> None:
-    """Count one send against the destination's and the client's limits, or raise RateLimited."""
+def _take_send_allowance(destination: str, owner_id: int | None) -> None:
+    """Count one send against the destination's limits in its owner's budget (``owner_id``: the
+    request is that user's own) or in everybody else's (and then the client's), or raise RateLimited."""
+    for_owner = owner_id is not None
+    budget = f"owner:{owner_id}" if for_owner else "others"
     checks = [
-        (item, "verification-send-destination", destination)
+        (item, "verification-send-destination", budget, destination)
         for item in parse_many(current_app.config.get("VERIFICATION_SEND_LIMITS", DEFAULT_SEND_LIMITS))
     ]
-    if has_request_context():
+    if has_request_context() and not for_owner:
         checks += [
             (item, "verification-send-ip", client_ip())
             for item in parse_many(

@@ -107,11 +107,11 @@ def test_recharge_button_for_owners_and_admins_when_billing_offers_it(app, world
 
 def test_plan_change_in_the_browser(app, world):
     clients, accounts = world
-    response = clients["alice"].submit("/account/plan", {"plan": "starter"})
+    response = clients["alice"].submit("/account/plan", {"plan": "starter", "confirm": "1"})
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Account, accounts["alice"]).plan_key == "starter"
-    response = clients["alice"].submit("/account/plan", {"plan": "standard"})
+    response = clients["alice"].submit("/account/plan", {"plan": "standard", "confirm": "1"})
     assert response.status_code == 400
     assert "recharge first" in response.get_data(as_text=True)
     with app.app_context():
@@ -126,7 +126,13 @@ EXPECTED = {
     ("GET", "/account/info"): {"owner": 200, "admin": 200, "member": 200},
     ("GET", "/account/plan"): {"owner": 200, "admin": 200, "member": 200},
     ("POST", "/account/plan"): {"owner": 302, "admin": 302, "member": 403},
+    # Without a plan named, the confirmation step sends managers back to the list.
+    ("GET", "/account/plan/confirm"): {"owner": 302, "admin": 302, "member": 403},
+    ("POST", "/account/plan/keep"): {"owner": 302, "admin": 302, "member": 403},
     ("POST", "/account/switch"): {"owner": 302, "admin": 302, "member": 302, "outsider": 404},
+    ("GET", "/orgs/acme"): {"owner": 200, "admin": 200, "member": 200, "outsider": 404},
+    ("POST", "/orgs/acme"): {"owner": 302, "admin": 302, "member": 403, "outsider": 404},
+    ("GET", "/orgs/acme/leave"): {"owner": 200, "admin": 200, "member": 200, "outsider": 404},
     ("GET", "/orgs/acme/members"): {"owner": 200, "admin": 200, "member": 200, "outsider": 404},
     ("POST", "/orgs/acme/invitations"): {"owner": 302, "admin": 302, "member": 403, "outsider": 404},
     ("POST", "/orgs/acme/invitations/{invitation}/cancel"): {"owner": 302, "admin": 302, "member": 403,
@@ -153,12 +159,13 @@ def test_permission_matrix(app, world, users, actor, method, route):
     # Those who can see acme act on it; outsiders keep their personal account.
     client.submit("/account/switch", {"account_id": accounts["acme"]}, page="/orgs/")
     data = {
-        "/account/plan": {"plan": "starter"},
+        "/account/plan": {"plan": "starter", "confirm": "1"},
         "/account/switch": {"account_id": accounts["acme"]},
         "/orgs/acme/invitations": {"login": "olga" if actor != "olga" else "eve"},
         "/orgs/acme/members/role": {"user_id": _id(app, "fred"), "role": "admin"},
         "/orgs/acme/members/remove": {"user_id": _id(app, "fred")},
         "/orgs/acme/delete": {"confirm": "acme"},
+        "/orgs/acme": {"name": "Acme 云", "description": "我们的团队", "avatar_url": ""},
     }.get(route, {})
     url = route.format(invitation=invitation)
     if method == "GET":
@@ -184,11 +191,11 @@ def test_every_route_is_in_the_matrix(app):
         rule.rule for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith(("orgs.", "accounts."))
     }
-    covered = {route.replace("{invitation}", "<int:invitation_id>") for _, route in EXPECTED}
-    covered = {r.replace("/acme/", "/<slug>/") for r in covered}
+    covered = {route.replace("{invitation}", "<id:invitation_id>") for _, route in EXPECTED}
+    covered = {r.replace("/acme/", "/<slug>/").replace("/orgs/acme", "/orgs/<slug>") for r in covered}
     # Routes without an organization in them, tested elsewhere for everyone who is signed in.
     covered |= {"/orgs/", "/orgs/new", "/orgs/invitations",
-                "/orgs/invitations/<int:invitation_id>/<any(accept, decline):answer>"}
+                "/orgs/invitations/<id:invitation_id>/<any(accept, decline):answer>"}
     assert ours <= covered, ours - covered
 
 

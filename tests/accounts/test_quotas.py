@@ -188,3 +188,119 @@ def test_a_deleted_organization_takes_no_more_usage(app, users):
         orgs.delete_organization(org, owner)
         with pytest.raises(QuotaExceeded):
             quotas.use(account_id, "projects")
+
+
+@pytest.fixture
+def two_accounts(app, users, account_id):
+    """Alice's account and Bob's, each with its usage rows."""
+    with app.app_context():
+        bob = personal_account(db.session.get(User, users.create("bob"))).id
+        quotas.ensure_rows(account_id)
+        quotas.ensure_rows(bob)
+        db.session.commit()
+    return account_id, bob
+
+
+def test_usage_changes_touch_only_their_own_account(app, two_accounts):
+    """Bug caught: the usage UPDATE without its account filter: one account's reservation, release
+    or correction changed every account's usage (or, with the rowcount check, failed for all)."""
+    alice, bob = two_accounts
+    with app.app_context():
+        assert quotas.use(alice, "projects", 2) == 2
+        assert quotas.use(bob, "projects", 1) == 1
+        assert quotas.release(alice, "projects") == 1
+        assert quotas.set_usage(bob, "containers", 4) == 4
+        db.session.commit()
+
+        assert table(alice)["projects"] == (3, 1, 2) and table(alice)["containers"] == (5, 0, 5)
+        assert table(bob)["projects"] == (3, 1, 2) and table(bob)["containers"] == (5, 4, 1)
+
+
+def test_usage_changes_touch_only_their_own_resource(app, two_accounts):
+    """Bug caught: the usage UPDATE without its resource filter."""
+    alice, _ = two_accounts
+    with app.app_context():
+        quotas.use(alice, "containers", 5)
+        quotas.set_usage(alice, "services", 2)
+        db.session.commit()
+
+        assert {key: used for key, (_, used, _) in table(alice).items()} == {
+            "projects": 0, "containers": 5, "services": 2, "gpus": 0}
+
+
+def test_a_bonus_goes_to_its_own_account_only(app, two_accounts):
+    """Bug caught: the bonus UPDATE without its account filter: a bonus to every account."""
+    alice, bob = two_accounts
+    with app.app_context():
+        assert quotas.grant_bonus(alice, {"projects": 2}, "WeChat bound", "bonus:alice")
+        db.session.commit()
+
+        assert table(alice)["projects"] == (5, 0, 5)
+        assert table(bob)["projects"] == (3, 0, 3)
+        with pytest.raises(QuotaExceeded, match="3 left, 4 asked for"):
+            quotas.use(bob, "projects", 4)
+        assert quotas.use(alice, "projects", 5) == 5
+
+
+def test_the_limit_is_checked_against_the_accounts_own_usage_and_bonus(app, two_accounts):
+    """Bug caught: the look-up of the usage row without its account filter: ``use()`` failing for
+    everybody once two accounts exist, or reporting another account's figures."""
+    alice, bob = two_accounts
+    with app.app_context():
+        quotas.use(bob, "projects", 3)
+        quotas.grant_bonus(alice, {"projects": 1}, "bonus", "bonus:alice:1")
+        with pytest.raises(QuotaExceeded, match="0 left, 1 asked for"):
+            quotas.use(bob, "projects")
+        assert quotas.use(alice, "projects", 4) == 4
+        with pytest.raises(QuotaExceeded, match="0 left, 1 asked for"):
+            quotas.use(alice, "projects")
+
+
+def test_use_up_to_exactly_the_limit_and_release_exactly_what_is_used(app, account_id):
+    """Bug caught: the limit or the floor compared with ``<`` instead of ``<=`` (the last unit
+    never usable, or the last one never returned)."""
+    with app.app_context():
+        assert quotas.use(account_id, "gpus") == 1
+        quotas.grant_bonus(account_id, {"gpus": 1}, "bonus", "bonus:gpu")
+        assert quotas.use(account_id, "gpus") == 2
+        assert quotas.release(account_id, "gpus", 2) == 0
+
+
+@pytest.mark.parametrize("used", [-1, 1.5, True, "3", None])
+def test_set_usage_refuses_negative_or_non_integer_usage(app, account_id, used):
+    """Bug caught: ``set_usage`` accepting a negative, fractional, boolean or text usage, which
+    gives an account more than its quota or breaks every later change."""
+    with app.app_context():
+        quotas.set_usage(account_id, "projects", 2)
+        with pytest.raises(QuotaExceeded, match="whole number, zero or more"):
+            quotas.set_usage(account_id, "projects", used)
+        assert table(account_id)["projects"] == (3, 2, 1)
+        assert quotas.set_usage(account_id, "projects", 0) == 0
+
+
+def test_set_usage_of_an_unknown_resource_is_refused(app, account_id):
+    with app.app_context():
+        with pytest.raises(QuotaExceeded, match="Unknown resource"):
+            quotas.set_usage(account_id, "bitcoins", 1)
+
+
+@pytest.mark.parametrize("key", ["", "k" * 129])
+def test_a_bonus_key_must_be_given_and_at_most_128_characters(app, account_id, key):
+    """Bug caught: a bonus key over 128 characters (or empty) accepted: the unique key that makes a
+    bonus once-only would be cut or refused by the database after the grant."""
+    with app.app_context():
+        with pytest.raises(QuotaExceeded, match="at most 128"):
+            quotas.grant_bonus(account_id, {"projects": 1}, "bonus", key)
+        assert db.session.scalar(db.select(db.func.count()).select_from(QuotaBonus)) == 0
+        assert quotas.grant_bonus(account_id, {"projects": 1}, "bonus", "k" * 128)
+        assert table(account_id)["projects"] == (4, 0, 4)
+
+
+def test_a_bonus_records_its_account_grants_reason_and_time(app, two_accounts):
+    """Bug caught: the bonus row stored for the wrong account or without what it granted."""
+    alice, bob = two_accounts
+    with app.app_context():
+        quotas.grant_bonus(bob, {"gpus": 2}, "r" * 300, "bonus:bob")
+        row = db.session.scalars(db.select(QuotaBonus)).one()
+        assert (row.account_id, row.grants, row.reason, row.key) == (bob, {"gpus": 2}, "r" * 255, "bonus:bob")
+        assert row.created_at is not None

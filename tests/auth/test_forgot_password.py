@@ -3,10 +3,12 @@ exists, and a reset that signs the user out everywhere."""
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 
 from portal.extensions import db
 from portal.passwords import verify_password
-from portal.testing.plugin import DEFAULT_PASSWORD
+from portal_devkit.testing.plugin import DEFAULT_PASSWORD
+from portal.timeutil import utcnow
 from portal.users.models import User
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -40,7 +42,8 @@ def test_reset_by_email_code(app, client, users, mailbox):
     assert page.status_code == 200 and SAME_ANSWER in page.get_data(as_text=True)
     code = mailbox.last_code("alice@example.com")
     response = reset(client, code)
-    assert response.status_code == 302 and response.headers["Location"] == "/auth/sign-in"
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/sign-in?next=/user/security-review"
     assert has_password(app, user_id, NEW_PASSWORD)
     users.sign_in(client, "alice", NEW_PASSWORD)
 
@@ -60,6 +63,8 @@ def test_reset_by_phone_code(app, client, users, mailbox):
 def test_the_answer_is_the_same_for_unknown_unverified_and_known_contacts(client, users, mailbox):
     users.create("alice", email="alice@example.com")
     users.create("bob", email="bob@example.com", verified=False)
+    # The sandbox's mailbox lives as long as the test session: count what arrives from here on.
+    before = {nobody: len(mailbox.to(nobody)) for nobody in ("bob@example.com", "nobody@example.com", "+8613900139000")}
     answers = []
     for contact in ("alice@example.com", "bob@example.com", "nobody@example.com", "+8613900139000"):
         page = ask_for_code(client, contact)
@@ -67,8 +72,8 @@ def test_the_answer_is_the_same_for_unknown_unverified_and_known_contacts(client
         answers.append((page.status_code, SAME_ANSWER in html, "/auth/reset-password" in html))
     assert set(answers) == {(200, True, True)}
     assert mailbox.to("alice@example.com")
-    for nobody in ("bob@example.com", "nobody@example.com", "+8613900139000"):
-        assert not mailbox.to(nobody)
+    for nobody, count in before.items():
+        assert len(mailbox.to(nobody)) == count
 
 
 def test_a_reset_signs_out_every_session(app, client, users, mailbox):
@@ -159,3 +164,101 @@ def test_asking_again_at_once_gets_the_same_answer_and_the_first_code_still_work
     assert page.status_code == 200 and SAME_ANSWER in page.get_data(as_text=True)
     assert reset(client, code).status_code == 302
     assert has_password(app, user_id, NEW_PASSWORD)
+
+
+def test_a_secondary_email_cannot_reset_the_password(app, client, users, mailbox):
+    from portal.users.models import Email, User
+
+    user_id = users.create("sec", email="sec@example.com")
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.emails.append(Email(address="sec.second@example.com", address_key="sec.second@example.com",
+                                 verified_at=utcnow()))
+        db.session.commit()
+    before = len(mailbox.to("sec.second@example.com"))
+    response = client.submit("/auth/forgot-password", {"contact": "sec.second@example.com"})
+    assert response.status_code == 302  # the same answer as for any address
+    assert len(mailbox.to("sec.second@example.com")) == before
+
+
+def _request(app, contact, ip):
+    """``request_password_reset`` as the form calls it: "ok", or "too many"."""
+    from portal.auth import services
+
+    with app.app_context():
+        try:
+            services.request_password_reset(contact, ip)
+        except services.SignInError as exc:
+            assert exc.message == services.too_many_attempts().message
+            return "too many"
+        return "ok"
+
+
+def test_reset_requests_are_limited_per_address_not_for_the_whole_site(app, users, mailbox):
+    """Bug caught: the per-contact limit keyed on something shared: five requests for one address
+    blocked password resets for every user."""
+    from portal.auth import ratelimits
+
+    users.create("bob", email="bob@example.com")
+    limit = int(ratelimits.LIMITS["reset_password_contact"].split("/")[0])
+    for n in range(limit):
+        assert _request(app, "Alice@Example.com", f"198.51.100.{n + 1}") == "ok"
+    assert _request(app, "alice@example.com", "198.51.100.99") == "too many"
+
+    assert _request(app, "bob@example.com", "198.51.100.99") == "ok"
+    assert len(mailbox.to("bob@example.com")) == 1
+
+
+def test_reset_requests_are_limited_per_ip(app):
+    """Bug caught: the per-IP limit of reset requests removed: one address could probe or flood
+    every contact."""
+    from portal.auth import ratelimits
+
+    limit = int(ratelimits.LIMITS["reset_password_ip"].split("/")[0])
+    for n in range(limit):
+        assert _request(app, f"someone{n}@example.com", "198.51.100.7") == "ok"
+
+    assert _request(app, "another@example.com", "198.51.100.7") == "too many"
+    assert _request(app, "another@example.com", "198.51.100.8") == "ok"
+
+
+def test_confirming_resets_is_limited_per_ip(app, users, mailbox):
+    """Bug caught: the per-IP limit of reset confirmations removed: codes could be guessed from one
+    address across many contacts (each code's own five tries never reached)."""
+    from portal.auth import ratelimits, services
+
+    user_id = users.create("alice", email="alice@example.com")
+    assert _request(app, "alice@example.com", "198.51.100.20") == "ok"
+    code = mailbox.last_code("alice@example.com")
+    limit = int(ratelimits.LIMITS["reset_password_confirm_ip"].split("/")[0])
+    with app.app_context():
+        too_many = services.too_many_attempts().message
+        for n in range(limit):
+            with pytest.raises(services.SignInError) as wrong:
+                services.reset_password(f"nobody{n}@example.com", "123456", NEW_PASSWORD, "198.51.100.21")
+            assert wrong.value.message != too_many
+        with pytest.raises(services.SignInError) as refused:
+            services.reset_password("alice@example.com", code, NEW_PASSWORD, "198.51.100.21")
+        assert refused.value.message == too_many
+        assert services.reset_password("alice@example.com", code, NEW_PASSWORD, "198.51.100.22").id == user_id
+    assert has_password(app, user_id, NEW_PASSWORD)
+
+
+def test_a_reset_refuses_the_username_as_the_new_password_and_keeps_the_code(app, users, mailbox):
+    """Bug caught: the password policy at reset checked without the username (only the first,
+    anonymous check ran): the username became the password."""
+    from portal.auth import services
+
+    user_id = users.create("mallory-the-user", email="mallory@example.com")
+    assert _request(app, "mallory@example.com", "198.51.100.30") == "ok"
+    code = mailbox.last_code("mallory@example.com")
+    with app.app_context(), force_locale("en"):
+        with pytest.raises(ValueError, match="must not be the username"):
+            services.reset_password("mallory@example.com", code, "Mallory-The-User", "198.51.100.30")
+    assert has_password(app, user_id, DEFAULT_PASSWORD)
+
+    with app.app_context():
+        services.reset_password("mallory@example.com", code, NEW_PASSWORD, "198.51.100.30")
+    assert has_password(app, user_id, NEW_PASSWORD)
+    assert "mallory@example.com" in [m["to"] for m in mailbox.notices("mallory@example.com")]
+

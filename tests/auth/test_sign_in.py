@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
-from portal.testing.plugin import DEFAULT_PASSWORD
+from portal_devkit.testing.plugin import DEFAULT_PASSWORD
 from portal.users.models import User
 
-GENERIC_ERROR = "The sign-in name or the password is wrong."
+GENERIC_ERROR = "The username, email or phone number and the password do not match."
 
 
 def is_signed_in(client) -> bool:
@@ -77,7 +77,7 @@ def test_wrong_password_unknown_user_disabled_and_passwordless_get_one_message(a
         response = sign_in(client, login, password, )
         assert response.status_code == 400
         html = response.get_data(as_text=True)
-        answers.add(html.count("用户名或密码错误") + 10 * html.count(GENERIC_ERROR))
+        answers.add(html.count("用户名、邮箱或手机号与密码不匹配。") + 10 * html.count(GENERIC_ERROR))
         assert not is_signed_in(client)
     assert answers == {1}
 
@@ -167,7 +167,7 @@ def test_sign_in_records_the_time(app, client, alice):
 def test_remember_me_sets_a_remember_cookie(client, alice):
     response = sign_in(client, "alice", remember="y")
     cookies = response.headers.getlist("Set-Cookie")
-    assert any(c.startswith("remember_token=") and "HttpOnly" in c for c in cookies)
+    assert any(c.startswith("portal_remember=") and "HttpOnly" in c for c in cookies)
 
 
 def test_a_hash_with_old_parameters_is_upgraded_at_sign_in(app, client, alice):

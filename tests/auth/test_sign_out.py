@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from portal.extensions import db
-from portal.testing.plugin import DEFAULT_PASSWORD
+from portal_devkit.testing.plugin import DEFAULT_PASSWORD
 from portal.users import services
 from portal.users.models import User
 
@@ -49,12 +49,12 @@ def test_sign_out_ends_the_users_other_sessions_and_remember_cookies(app, client
     laptop = app.test_client()
     laptop.submit("/auth/sign-in", {"login": "alice", "password": DEFAULT_PASSWORD, "remember": "y"})
     remembered = app.test_client()
-    copy_cookie(laptop, remembered, "remember_token")
+    copy_cookie(laptop, remembered, "portal_remember")
     assert is_signed_in(remembered)
     sign_out(client)
     assert not is_signed_in(laptop)
     fresh = app.test_client()
-    copy_cookie(laptop, fresh, "remember_token")
+    copy_cookie(laptop, fresh, "portal_remember")
     assert not is_signed_in(fresh)
 
 

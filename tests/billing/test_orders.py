@@ -152,3 +152,136 @@ def test_fifty_concurrent_payments_of_one_order_credit_once(app, make_account):
     with app.app_context():
         assert ledger.balance_fen(account_id) == 5000
         assert ledger.verify() == []
+
+
+def test_a_payment_changes_only_its_own_order(app, make_account, ctx):
+    """Bug caught: the state change without ``Order.id == order_id``: one payment marked every
+    payable order paid (with the same transaction id)."""
+    from portal.billing import ledger, orders
+
+    account_id, other_account = make_account(), make_account()
+    paid, sibling, elsewhere = _order(account_id), _order(account_id), _order(other_account)
+
+    assert orders.apply_payment(paid, "T1", 5000) == orders.CREDITED
+
+    for untouched in (sibling, elsewhere):
+        orders.db.session.refresh(untouched)
+        assert (untouched.state, untouched.transaction_id, untouched.paid_at) == ("pending", None, None)
+    assert (ledger.balance_fen(account_id), ledger.balance_fen(other_account)) == (5000, 0)
+    assert orders.apply_payment(sibling, "T2", 5000) == orders.CREDITED
+
+
+def test_expiring_or_closing_one_order_leaves_the_others_pending(app, make_account, ctx):
+    """Bug caught: expire or close without the order's id in its UPDATE."""
+    from portal.billing import orders
+
+    account_id = make_account()
+    expired, closed, untouched = _order(account_id), _order(account_id), _order(account_id)
+
+    assert orders.expire(expired) and orders.close(closed)
+
+    orders.db.session.refresh(untouched)
+    assert (expired.state, closed.state, untouched.state) == ("expired", "closed", "pending")
+    assert untouched.ended_at is None
+    assert not orders.close(expired) and not orders.expire(closed)
+
+
+def test_a_payment_after_the_user_closed_the_order_is_still_credited(app, make_account, ctx):
+    """Bug caught: CLOSED dropped from the states a payment may leave: the channel took the money
+    and the account never saw it."""
+    from portal.billing import ledger, orders
+    from portal.timeutil import utcnow
+
+    account_id = make_account()
+    order = _order(account_id)
+    assert orders.close(order)
+    paid_at = utcnow().replace(microsecond=0)
+
+    assert orders.apply_payment(order, "T-late", 5000, paid_at=paid_at) == orders.CREDITED
+    assert (order.state, order.transaction_id, order.paid_at) == ("paid", "T-late", paid_at)
+    assert ledger.balance_fen(account_id) == 5000
+    assert orders.apply_payment(order, "T-late", 5000) == orders.DUPLICATE
+
+
+def test_the_attempt_is_found_by_its_own_out_trade_no(app, make_account, ctx):
+    """Bug caught: the look-up without its out_trade_no filter, which answers the oldest attempt
+    (or fails) once there are two."""
+    from portal.billing import orders
+
+    first, second = _order(make_account()), _order(make_account())
+    number = second.current_attempt.out_trade_no
+
+    assert orders.attempt_by_out_trade_no(number).order.id == second.id
+    assert orders.attempt_by_out_trade_no(first.current_attempt.out_trade_no).order.id == first.id
+    assert orders.attempt_by_out_trade_no("2026" + "0" * 20) is None
+
+
+@pytest.mark.parametrize("state", ["paid", "expired", "closed"])
+def test_an_order_that_is_not_pending_is_never_offered_a_new_qr(app, make_account, ctx, clock, state):
+    """Bug caught: the state guard of ``charge`` removed: a paid (or ended) order whose QR code
+    expired at the channel got a fresh one, and the buyer could pay it twice."""
+    from datetime import timedelta
+
+    from portal.billing import orders
+    from portal.billing.channels import payment_channels
+
+    order = _order(make_account())
+    {"paid": lambda: orders.apply_payment(order, "T1", 5000), "expired": lambda: orders.expire(order),
+     "closed": lambda: orders.close(order)}[state]()
+    channel = payment_channels()["wechatpay"]
+    for moment in (timedelta(), orders.CHANNEL_QR_LIFETIME):
+        clock.advance(moment)
+        with pytest.raises(orders.OrderNotPayable):
+            orders.charge(order, channel)
+    orders.db.session.refresh(order)
+    assert len(order.attempts) == 1 and order.current_attempt.qr_payload is None
+
+
+def test_a_pending_order_past_its_expiry_is_not_offered_a_qr(app, make_account, ctx, clock):
+    """Bug caught: the expiry check of ``charge`` dropped or off by one: an order kept past its
+    day (expiry job late) could still be paid at a new QR."""
+    from portal.billing import orders
+    from portal.billing.channels import payment_channels
+
+    order = _order(make_account())
+    clock.advance(orders.ORDER_LIFETIME)
+
+    with pytest.raises(orders.OrderNotPayable):
+        orders.charge(order, payment_channels()["wechatpay"])
+
+
+def test_the_pending_order_limit_counts_only_this_accounts_pending_orders(app, make_account, ctx):
+    """Bug caught: the count of pending orders without its account or state filter: one busy
+    account (or old paid orders) blocked recharges everywhere."""
+    from portal.billing import orders
+
+    app.config["RECHARGE_MAX_PENDING_ORDERS"] = 2
+    busy, mine = make_account(), make_account()
+    _order(busy), _order(busy)
+    paid = _order(mine)
+    orders.apply_payment(paid, "T-old", 5000)
+
+    _order(mine)
+    _order(mine)
+    with pytest.raises(orders.TooManyPendingOrders) as refused:
+        _order(mine)
+    assert refused.value.limit == 2
+
+
+def test_only_held_orders_are_listed_for_the_operator(app, make_account, ctx):
+    """Bug caught: ``held()`` without its state filter: every order listed for a refund."""
+    from portal.accounts.models import Account
+    from portal.billing import orders
+    from portal.timeutil import utcnow
+
+    open_account, closing = make_account(), make_account()
+    paid, pending = _order(open_account), _order(open_account)
+    held = _order(closing)
+    orders.apply_payment(paid, "T-paid", 5000)
+    orders.db.session.get(Account, closing).closed_at = utcnow()
+    orders.db.session.commit()
+
+    assert orders.apply_payment(held, "T-held", 5000) == orders.HELD_FOR_OPERATOR
+    assert (held.state, held.transaction_id) == ("held", "T-held")
+    assert [o.id for o in orders.held()] == [held.id]
+    assert pending.state == "pending"

@@ -2,88 +2,27 @@
 signed notifications over HTTP to the portal running on a real server."""
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 import requests
 
-CONTROL = {"wechatpay": "/_sandbox/wxpay", "alipay": "/_sandbox/alipay"}
-CHANNELS = ("wechatpay", "alipay")
-ZH = {"Accept-Language": "zh-CN"}
+from .conftest import (
+    CHANNELS,
+    CONTROL,
+    ZH,
+    balance,
+    delivered,
+    ledger_ok,
+    order_row,
+    out_trade_no,
+    outcomes,
+    recharge,
+    sandbox_pay,
+    wait_until,
+)
 
 pytestmark = pytest.mark.usefixtures("live_portal", "fast_notifications")
-
-
-def wait_until(condition, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
-def recharge(client, amount="12.34", channel="wechatpay"):
-    response = client.submit("/billing/recharge", {"amount": amount, "channel": channel})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return int(response.headers["Location"].rsplit("/", 1)[1])
-
-
-def order_row(app, order_id):
-    from portal.billing.models import Order
-    from portal.extensions import db
-
-    with app.app_context():
-        order = db.session.get(Order, order_id)
-        return {
-            "state": order.state,
-            "out_trade_nos": [a.out_trade_no for a in order.attempts],
-            "account_id": order.account_id,
-        }
-
-
-def out_trade_no(app, order_id):
-    return order_row(app, order_id)["out_trade_nos"][-1]
-
-
-def sandbox_pay(sandbox, channel, number, **faults):
-    response = requests.post(sandbox.url + CONTROL[channel] + "/pay",
-                             json={"out_trade_no": number, "faults": faults}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def delivered(sandbox, channel, number):
-    response = requests.get(sandbox.url + CONTROL[channel] + "/notifications",
-                            params={"out_trade_no": number}, timeout=10)
-    return [entry for entry in response.json() if not entry["dropped"]]
-
-
-def balance(app, account_id):
-    from portal.billing import ledger
-
-    with app.app_context():
-        return ledger.balance_fen(account_id)
-
-
-def outcomes(app, order_id=None):
-    import sqlalchemy as sa
-
-    from portal.billing.models import PaymentNotification
-    from portal.extensions import db
-
-    with app.app_context():
-        query = sa.select(PaymentNotification.outcome)
-        if order_id is not None:
-            query = query.where(PaymentNotification.order_id == order_id)
-        return sorted(db.session.scalars(query))
-
-
-def ledger_ok(runner):
-    result = runner.invoke(args=["portal", "ledger", "verify"])
-    return result.exit_code == 0
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -182,22 +121,24 @@ def test_a_lost_notification_is_found_by_reconciliation(app, sandbox, payer, run
     assert ledger_ok(runner)
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """Moves the portal's clock forward: ``clock.advance(timedelta(days=1))``."""
-    from portal import timeutil
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_an_order_settled_by_reconciliation_was_paid_when_the_channel_says(
+        app, sandbox, payer, runner, clock, channel):
+    from portal.billing.models import Order
+    from portal.extensions import db
+    from portal.timeutil import utcnow
 
-    real = timeutil.utcnow
+    order_id = recharge(payer, "20", channel)
+    paying = utcnow()
+    sandbox_pay(sandbox, channel, out_trade_no(app, order_id), drop=-1)
+    clock.advance(timedelta(hours=3))  # the job runs three hours later
 
-    class Clock:
-        offset = timedelta()
+    assert "credited 1" in runner.invoke(args=["portal", "orders", "reconcile"]).output
 
-        def advance(self, delta):
-            self.offset += delta
-
-    moved = Clock()
-    monkeypatch.setattr(timeutil, "utcnow", lambda: real() + moved.offset)
-    return moved
+    with app.app_context():
+        paid_at = db.session.get(Order, order_id).paid_at
+    # The channels give the payment time to the second.
+    assert paying - timedelta(seconds=1) <= paid_at <= paying + timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

@@ -35,9 +35,13 @@ def chromium():
 def live_portal(app):
     """The app fixture served on a free loopback port; returns its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    # The portal's address is known once the port is: what the factory derives from PUBLIC_URL.
+    app.config["PUBLIC_URL"] = url
+    app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], "127.0.0.1"]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield url
     server.shutdown()
     server.server_close()
 
@@ -68,8 +72,13 @@ class Person:
         page.fill("input[name=email]", email)
         page.fill("input[name=password]", password)
         page.fill("input[name=confirm]", password)
-        page.click("main form [type=submit]")
-        page.wait_for_load_state()
+        self.submit("main form [type=submit]")
+
+    def submit(self, selector: str) -> None:
+        """Click what posts a form and wait for the page the browser navigates to: waiting for "a
+        loaded page" right after the click finds the old page, still loaded, on a busy machine."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
 
     def sign_in(self, login, password):
         page = self.page

@@ -10,8 +10,7 @@ def test_sign_up_and_verify_the_email(person, mailbox):
     page = me.page
     page.wait_for_url("**/user/emails**")
     page.fill("input[name=code]", mailbox.last_code("wangwu@example.com"))
-    page.click("button:has-text('验证')")
-    page.wait_for_load_state()
+    me.submit("button:has-text('验证')")
     assert "已验证" in page.locator("main table").inner_text()
     me.snapshot("user-emails")
     page.goto("/user/profile")
@@ -33,15 +32,12 @@ def test_organization_invite_accept_switch_and_roles(person, users):
     page.click("main form [type=submit]")
     page.wait_for_url("**/orgs/acme/**")
     page.fill("input[name=login]", "member1")
-    page.click("button:has-text('邀请')")
-    page.wait_for_load_state()
+    owner.submit("button:has-text('邀请')")
 
     member.page.goto("/orgs/invitations")
-    member.page.click("button:has-text('接受')")
-    member.page.wait_for_load_state()
+    member.submit("button:has-text('接受')")
     member.page.locator("#current-account").click()
-    member.page.locator("button[name=account_id]:has-text('acme')").click()
-    member.page.wait_for_load_state()
+    member.submit("button[name=account_id]:has-text('acme')")
     member.page.goto("/account/info")
     info = member.page.locator("main").inner_text()
     assert "组织账户" in info and "acme" in info
@@ -51,8 +47,8 @@ def test_organization_invite_accept_switch_and_roles(person, users):
     page.goto("/orgs/acme/members")
     row = page.locator("tr", has_text="member1")
     row.locator("select[name=role]").select_option("admin")
-    row.locator("button:has-text('更改')").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        row.locator("button:has-text('更改')").click()
     assert "管理员" in page.locator("tr", has_text="member1").inner_text()
     owner.snapshot("org-members")
 
@@ -69,8 +65,7 @@ def test_bind_a_phone_change_the_password_and_reset_it(person, users, mailbox):
     page.click("button[data-portal-send]")
     page.locator(".portal-send-feedback.text-success").wait_for()
     page.fill("input[name=code]", mailbox.last_code("+8613800138123"))
-    page.click("main form button.btn-primary[value=confirm]")
-    page.wait_for_load_state()
+    me.submit("main form button.btn-primary[value=confirm]")
     assert "138****8123" in page.locator("main").inner_text()
     me.snapshot("user-phone")
 
@@ -83,8 +78,7 @@ def test_bind_a_phone_change_the_password_and_reset_it(person, users, mailbox):
     page.locator(".portal-send-feedback.text-success").wait_for()
     assert page.input_value("input[name=new_password]") == "a brand new passphrase"
     page.fill("input[name=code]", mailbox.last_code("zhaoliu@example.com"))
-    page.click("main form button.btn-primary[value=confirm]")
-    page.wait_for_load_state()
+    me.submit("main form button.btn-primary[value=confirm]")
     assert "密码已修改，其他设备已退出登录。" in page.locator(".alert").first.inner_text()
 
 

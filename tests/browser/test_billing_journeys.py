@@ -48,9 +48,11 @@ def test_recharge_personal_and_organization(person, users, sandbox, channel):
     me.page.fill("input[name=slug]", "payco")
     me.page.fill("input[name=name]", "Pay Co")
     me.page.click("main form [type=submit]")
+    # The switcher lists the new organization once its page has loaded.
+    me.page.wait_for_url("**/orgs/payco/**")
     me.page.locator("#current-account").click()
-    me.page.locator("button[name=account_id]:has-text('payco')").click()
-    me.page.wait_for_load_state()
+    me.submit("button[name=account_id]:has-text('payco')")
+    me.page.locator("#current-account", has_text="payco").wait_for()
     _recharge(me, "0.01", channel)
     assert "Pay Co 组织账户" in me.page.locator("main").inner_text()
     _pay_on_the_phone(me, sandbox, channel)
@@ -77,16 +79,34 @@ def test_buy_a_bigger_plan_after_a_recharge(person, users, sandbox):
 
     page.goto("/account/plan")
     page.click("button[name=plan][value=standard]")
-    page.wait_for_load_state()
-    assert "标准版套餐需要 ¥10.00，账户余额为 ¥0.00，请先充值。" in page.locator("main").inner_text()
+    page.locator("#plan-confirm").wait_for()
+    assert "余额不足 ¥10.00，请先充值。" in page.locator("main").inner_text()
+    assert page.locator("#plan-confirm-submit").count() == 0
 
     _recharge(me, "15.00", "alipay")
     _pay_on_the_phone(me, sandbox, "alipay")
     page.locator("#billing-paid").wait_for(state="visible", timeout=30_000)
     page.goto("/account/plan")
     page.click("button[name=plan][value=standard]")
-    page.wait_for_load_state()
+    page.locator("#plan-confirm").wait_for()
+    assert page.locator("#plan-charge-now").inner_text() == "¥10.00"
+    assert page.locator("#plan-balance-after").inner_text() == "¥5.00"
+    assert page.locator("#plan-renews-at").count() == 1
+    me.snapshot("plan-confirm")
+    page.click("#plan-confirm-submit")
+    page.locator("#plan-period").wait_for()
     page.goto("/account/info")
     info = page.locator("main").inner_text()
     assert "标准版" in info and "¥5.00" in info and "20" in info
+    assert "下次续费" in info
     me.snapshot("account-info-standard")
+
+    # The charge is in 交易记录, filterable, and in the CSV export.
+    page.goto("/billing/history")
+    page.select_option("#kind", "plan_charge")
+    page.click("#statement-filter")
+    page.wait_for_url("**kind=plan_charge**")
+    rows = page.locator("tr.portal-statement-row")
+    assert rows.count() == 1 and "−¥10.00" in rows.first.inner_text() and "消费" in rows.first.inner_text()
+    assert "kind=plan_charge" in page.locator("#statement-export").get_attribute("href")
+    me.snapshot("statement-plan-charge")

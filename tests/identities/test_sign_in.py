@@ -98,7 +98,7 @@ def test_sign_in_page_offers_every_provider(client):
 
 def provider_form(page, provider):
     """The fields of the sign-in page's "Sign in with <provider>" button."""
-    from portal.testing.contract import _Forms
+    from portal_devkit.testing.contract import _Forms
 
     forms = _Forms()
     forms.feed(page)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.testing.contract import ProviderContract
+from portal_devkit.testing.contract import ProviderContract
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example-provider"
 

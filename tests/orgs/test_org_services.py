@@ -88,11 +88,20 @@ def test_invite_by_username_or_verified_email_then_accept(ctx, users):
     assert invitations.pending_invitations_for(bob) == []
 
 
-def test_unverified_email_finds_nobody(ctx, users):
+def test_an_invitation_by_email_reaches_only_whoever_verifies_the_address(ctx, users):
+    from portal.users.services import mark_email_verified
+
     org, owner = make_org(users)
-    users.create("dave", verified=False)
-    with pytest.raises(OrgError, match="no user"):
-        invitations.invite(org, owner, "dave@example.com")
+    dave = db.session.get(User, users.create("dave", verified=False))
+    invitation = invitations.invite(org, owner, "Dave@Example.com")
+    assert invitation.invitee_email == "dave@example.com" and invitation.invitee_id is None
+    assert invitations.pending_invitations_for(dave) == []
+    with pytest.raises(OrgError, match="no such invitation"):
+        invitations.accept_invitation(invitation.id, dave)
+    mark_email_verified(dave.primary_email)
+    assert [i.id for i in invitations.pending_invitations_for(dave)] == [invitation.id]
+    invitations.accept_invitation(invitation.id, dave)
+    assert services.role_of(org, dave) == "member"
 
 
 def test_declined_invitation_makes_no_member(ctx, users):
@@ -148,7 +157,10 @@ def test_a_second_invitation_while_one_is_pending_is_refused(ctx, users):
     user(users, "bob")
     invitations.invite(org, owner, "bob")
     with pytest.raises(OrgError, match="pending invitation"):
-        invitations.invite(org, owner, "bob@example.com")
+        invitations.invite(org, owner, "BOB")
+    invitations.invite(org, owner, "bob@example.com")
+    with pytest.raises(OrgError, match="pending invitation"):
+        invitations.invite(org, owner, "Bob@Example.com")
 
 
 def test_concurrent_invitations_make_exactly_one(app, users):

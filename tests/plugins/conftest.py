@@ -47,9 +47,6 @@ def wait_for_notifications(sink, count=1):
 
 def required_settings(app, plugin_name):
     """The setting names the plugin declares it needs."""
-    from portal.plugins import plugin_manager
+    from portal.plugins import plugin_manager, required_settings
 
-    impls = {
-        i.plugin_name: i.function() for i in plugin_manager(app).hook.portal_required_config.get_hookimpls()
-    }
-    return set(impls[plugin_name])
+    return set(required_settings(plugin_manager(app))[plugin_name])

@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.metadata
 import secrets
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
 from portal.billing.channels import ChannelError, ChargeRequest, NotificationError
-from portal.sandbox.notify import NotificationSink
-from portal.sandbox.providers import alipay as alipay_sandbox
+from portal_devkit.sandbox.notify import NotificationSink
+from portal_devkit.sandbox.providers import alipay as alipay_sandbox
 from portal.timeutil import utcnow
 
 from .conftest import (
@@ -56,6 +57,11 @@ def paid_notification(sandbox, channel, sink, **faults):
     return request, wait_for_notifications(sink)[0]
 
 
+def parse(channel, form):
+    """The channel's reading of ``form`` sent as Alipay sends it (a urlencoded body)."""
+    return channel.parse_notification({}, urlencode(form).encode())
+
+
 def resigned(sandbox, form, **changes):
     """The notification with ``changes``, validly signed by the sandbox's Alipay key."""
     return alipay_sandbox.sign_notification(sandbox, {**form, **changes})
@@ -79,24 +85,22 @@ def test_charge_returns_the_phone_page_url_and_reposting_is_idempotent(channel, 
 
 def test_paid_notification_is_verified_and_parsed_to_integer_fen(channel, sandbox, sink):
     request, received = paid_notification(sandbox, channel, sink)
-    notice = channel.parse_notification(received["headers"], received["body"], received["form"])
+    notice = channel.parse_notification(received["headers"], received["body"])
     assert (notice.out_trade_no, notice.amount_fen, notice.paid) == (request.out_trade_no, 1234, True)
     assert notice.transaction_id and notice.paid_at is not None
-    # The raw body alone is enough too (a caller that did not parse the form).
-    assert channel.parse_notification(received["headers"], received["body"], {}).amount_fen == 1234
     assert channel.acknowledge(True).body == "success" and channel.acknowledge(False).body == "fail"
 
 
 def test_a_validly_signed_changed_amount_is_reported_as_signed(channel, sandbox, sink):
     _, received = paid_notification(sandbox, channel, sink, tamper_amount=1)
-    assert channel.parse_notification({}, b"", received["form"]).amount_fen == 1
+    assert parse(channel, received["form"]).amount_fen == 1
 
 
 @pytest.mark.parametrize("fault", ["bad_signature", "foreign_merchant", "stale"])
 def test_faulty_notifications_are_rejected(channel, sandbox, sink, fault):
     _, received = paid_notification(sandbox, channel, sink, **{fault: True})
     with pytest.raises(NotificationError):
-        channel.parse_notification({}, b"", received["form"])
+        parse(channel, received["form"])
 
 
 def test_altered_or_foreign_notifications_are_rejected(channel, sandbox, sink):
@@ -108,13 +112,69 @@ def test_altered_or_foreign_notifications_are_rejected(channel, sandbox, sink):
         {**form, "sign_type": "RSA"},
         resigned(sandbox, form, app_id="2021000000000000"),
         resigned(sandbox, form, seller_id="2088000000000000"),
-        resigned(sandbox, form, trade_status="WAIT_BUYER_PAY"),
+        resigned(sandbox, form, trade_status="TRADE_PENDING"),
         resigned(sandbox, form, notify_time="2020-01-01 00:00:00"),
         {},
     ]
     for case in cases:
         with pytest.raises(NotificationError):
-            channel.parse_notification({}, b"", case)
+            parse(channel, case)
+
+
+def test_only_documented_success_states_are_payments(channel, sandbox, sink):
+    _, received = paid_notification(sandbox, channel, sink)
+    for status, paid in [("TRADE_SUCCESS", True), ("TRADE_FINISHED", True),
+                         ("WAIT_BUYER_PAY", False), ("TRADE_CLOSED", False)]:
+        notice = parse(channel, resigned(sandbox, received["form"], trade_status=status))
+        assert notice.paid is paid, status
+
+
+def test_undocumented_repeated_or_separator_fields_make_a_notification_invalid(channel, sandbox, sink):
+    _, received = paid_notification(sandbox, channel, sink)
+    form = received["form"]
+    body = urlencode(form)
+    cases = [
+        # Validly signed over what was sent, but not a documented field.
+        urlencode(resigned(sandbox, form, credit_account="42")),
+        # Sent twice: whichever copy a parser keeps, the notification is not what was signed.
+        body + "&" + urlencode({"out_trade_no": form["out_trade_no"]}),
+        body + "&" + urlencode({"trade_status": "TRADE_SUCCESS"}),
+        # A value holding the signed string's separators could stand for other fields.
+        urlencode(resigned(sandbox, form, subject="x&trade_status=TRADE_SUCCESS")),
+        urlencode(resigned(sandbox, form, body="a=b")),
+        body + ";sign_type=RSA2",
+        body.replace("&", "&&", 1),
+    ]
+    for case in cases:
+        with pytest.raises(NotificationError):
+            channel.parse_notification({}, case.encode())
+
+
+def test_absurd_notifications_are_refused_before_any_signature_work(channel, sandbox, sink, monkeypatch):
+    _, received = paid_notification(sandbox, channel, sink)
+    form = received["form"]
+    verified = []
+    real = channel.client.verify
+    monkeypatch.setattr(channel.client, "verify", lambda *a: verified.append(1) or real(*a))
+    cases = [
+        "a=1&" * 100_000 + urlencode(form),
+        urlencode({**form, "notify_time": "9" * 400}),
+        urlencode({**form, "sign": "A" * 100_000}),
+        urlencode({**form, "subject": "充" * 5000}),
+    ]
+    for case in cases:
+        with pytest.raises(NotificationError):
+            channel.parse_notification({}, case.encode())
+    assert verified == []
+    assert channel.parse_notification({}, urlencode(form).encode()).paid and verified == [1]
+
+
+def test_the_subject_sent_holds_no_separator(channel, sandbox, sink):
+    request = ChargeRequest("AP" + secrets.token_hex(12), 100, "A&B=C recharge", sink.url,
+                            utcnow() + timedelta(hours=1))
+    channel.create_charge(request)
+    trade = requests.get(f"{sandbox.url}{CONTROL}/orders/{request.out_trade_no}", timeout=10).json()
+    assert trade["subject"] == "A B C recharge"
 
 
 @pytest.mark.parametrize(
@@ -123,13 +183,13 @@ def test_altered_or_foreign_notifications_are_rejected(channel, sandbox, sink):
 def test_amounts_must_be_yuan_with_exactly_two_decimals(channel, sandbox, sink, amount):
     _, received = paid_notification(sandbox, channel, sink)
     with pytest.raises(NotificationError):
-        channel.parse_notification({}, b"", resigned(sandbox, received["form"], total_amount=amount))
+        parse(channel, resigned(sandbox, received["form"], total_amount=amount))
 
 
 def test_large_amounts_convert_exactly(channel, sandbox, sink):
     _, received = paid_notification(sandbox, channel, sink)
     form = resigned(sandbox, received["form"], total_amount="99999999.99")
-    assert channel.parse_notification({}, b"", form).amount_fen == 9999999999
+    assert parse(channel, form).amount_fen == 9999999999
 
 
 def test_query_finds_no_trade_before_the_scan_then_pending_until_paid(channel, sandbox, sink):

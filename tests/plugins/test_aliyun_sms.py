@@ -13,20 +13,28 @@ from portal_aliyun_sms import aliyun_phone_number, call, sign, signed_params
 
 def test_a_code_sent_to_a_mainland_phone_arrives_as_the_chinese_template(app, mailbox):
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
-        send_code("bind_phone", "+8613800138000")
+        send_code("verify_phone", "+8613800138000")
     message = mailbox.to("+8613800138000")[-1]
     code = mailbox.last_code("+8613800138000")
     assert message["channel"] == "sms"
-    assert message["body"] == f"【Portal】您的验证码为：{code}，10分钟内有效，请勿泄露于他人。"
+    assert message["body"] == f"【Portal】您的绑定手机验证码为：{code}，10分钟内有效，请勿泄露于他人。"
     assert message["template_code"] == "SMS_480000001"
 
 
 def test_english_speakers_get_the_english_template(app, mailbox):
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        send_code("bind_phone", "+8613800138000")
+        send_code("reset_password", "+8613800138000")
     message = mailbox.to("+8613800138000")[-1]
     assert message["template_code"] == "SMS_480000002"
-    assert message["body"].startswith("【Portal】Your verification code is ")
+    assert message["body"].startswith("【Portal】Your verification code for resetting the password is ")
+    assert "valid for 10 minutes" in message["body"]
+
+
+def test_a_template_approved_with_the_code_alone_is_given_the_code_alone(app, sandbox):
+    from portal_aliyun_sms import template_variables
+
+    assert template_variables({}) == ["code"]
+    assert template_variables({"template_variables": "minutes, code,purpose"}) == ["code", "purpose", "minutes"]
 
 
 @pytest.mark.parametrize("phone", ["+85291234567", "+14155550100", "+13125550123"])
@@ -59,7 +67,8 @@ def _settings(sandbox, **changes):
 
 
 SEND = {"Action": "SendSms", "PhoneNumbers": "13800138000", "SignName": "Portal",
-        "TemplateCode": "SMS_480000001", "TemplateParam": '{"code":"123456"}'}
+        "TemplateCode": "SMS_480000001",
+        "TemplateParam": '{"code":"123456","purpose":"sign_up","minutes":"10"}'}
 
 
 @pytest.mark.parametrize("settings_change, params_change, error", [

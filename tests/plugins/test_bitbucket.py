@@ -1,5 +1,5 @@
 """The Bitbucket plugin passes the provider contract against the sandbox's Bitbucket Cloud."""
-from portal.testing.contract import ProviderContract
+from portal_devkit.testing.contract import ProviderContract
 
 
 class TestBitbucketContract(ProviderContract):

@@ -1,5 +1,5 @@
 """The CODING plugin passes the provider contract against the sandbox's CODING."""
-from portal.testing.contract import ProviderContract
+from portal_devkit.testing.contract import ProviderContract
 
 
 class TestCodingContract(ProviderContract):

@@ -1,5 +1,5 @@
 """The GitHub plugin passes the provider contract against the sandbox's GitHub."""
-from portal.testing.contract import ProviderContract
+from portal_devkit.testing.contract import ProviderContract
 
 
 class TestGitHubContract(ProviderContract):

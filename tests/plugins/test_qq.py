@@ -7,8 +7,8 @@ import requests
 
 from portal_qq import decode
 
-from portal.sandbox.providers import qq as sandbox_qq
-from portal.testing.contract import ProviderBrowser, ProviderContract
+from portal_devkit.sandbox.providers import qq as sandbox_qq
+from portal_devkit.testing.contract import ProviderBrowser, ProviderContract
 
 
 class TestQQContract(ProviderContract):

@@ -4,8 +4,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from portal.sandbox.providers import wechat as sandbox_wechat
-from portal.testing.contract import ProviderBrowser, ProviderContract
+from portal_devkit.sandbox.providers import wechat as sandbox_wechat
+from portal_devkit.testing.contract import ProviderBrowser, ProviderContract
 
 
 def with_code(location: str, code: str) -> str:

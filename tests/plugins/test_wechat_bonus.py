@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from portal.testing.contract import ProviderBrowser
+from portal_devkit.testing.contract import ProviderBrowser
 
 QUOTA_ROW = re.compile(r'<tr data-resource="(\w+)">\s*<td>.*?</td>\s*<td class="text-end">(\d+)</td>', re.S)
 BONUS = {"projects": 2, "containers": 1, "services": 1}

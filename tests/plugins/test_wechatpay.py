@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from portal.billing.channels import ChannelError, ChargeRequest, NotificationError
-from portal.sandbox.notify import NotificationSink
+from portal_devkit.sandbox.notify import NotificationSink
+from portal_devkit.sandbox.providers import wechatpay_buyer
 from portal.timeutil import utcnow
 
 from .conftest import (
@@ -80,26 +81,28 @@ def test_reusing_an_order_number_with_another_amount_is_refused(channel, sink):
 
 def test_paid_notification_is_verified_and_parsed_to_integer_fen(channel, sandbox, sink):
     request, received = paid_notification(sandbox, channel, sink)
-    notice = channel.parse_notification(received["headers"], received["body"], received["form"])
+    notice = channel.parse_notification(received["headers"], received["body"])
     assert (notice.out_trade_no, notice.amount_fen, notice.paid) == (request.out_trade_no, 1234, True)
     assert notice.transaction_id.startswith("4200") and notice.paid_at is not None
     ack = channel.acknowledge(True)
     assert (ack.status, json.loads(ack.body)["code"]) == (200, "SUCCESS")
     refusal = channel.acknowledge(False)
-    assert refusal.status >= 400 and json.loads(refusal.body)["code"] == "FAIL"
+    assert 400 <= refusal.status < 500 and json.loads(refusal.body)["code"] == "FAIL"
+    failure = channel.acknowledge(False, failure=True)
+    assert failure.status >= 500 and json.loads(failure.body)["code"] == "FAIL"
 
 
 def test_a_validly_signed_changed_amount_is_reported_as_signed(channel, sandbox, sink):
     # The plugin cannot know the order's amount: it reports what was signed, the core compares.
     _, received = paid_notification(sandbox, channel, sink, tamper_amount=1)
-    assert channel.parse_notification(received["headers"], received["body"], {}).amount_fen == 1
+    assert channel.parse_notification(received["headers"], received["body"]).amount_fen == 1
 
 
 @pytest.mark.parametrize("fault", ["bad_signature", "signtest", "foreign_merchant", "stale"])
 def test_faulty_notifications_are_rejected(channel, sandbox, sink, fault):
     _, received = paid_notification(sandbox, channel, sink, **{fault: True})
     with pytest.raises(NotificationError):
-        channel.parse_notification(received["headers"], received["body"], {})
+        channel.parse_notification(received["headers"], received["body"])
 
 
 def test_altered_or_incomplete_notifications_are_rejected(channel, sandbox, sink):
@@ -117,13 +120,80 @@ def test_altered_or_incomplete_notifications_are_rejected(channel, sandbox, sink
     ]
     for case_headers, case_body in cases:
         with pytest.raises(NotificationError):
-            channel.parse_notification(case_headers, case_body, {})
+            channel.parse_notification(case_headers, case_body)
+
+
+def signed(sandbox, transaction, **envelope):
+    """A notification around ``transaction`` (a dict, or its JSON text as sent), with ``envelope``
+    changes, validly signed and encrypted with the sandbox's keys: (headers, body)."""
+    plaintext = transaction if isinstance(transaction, str) else json.dumps(transaction)
+    body = json.dumps({**wechatpay_buyer.encrypted_envelope(sandbox, plaintext), **envelope})
+    return wechatpay_buyer.sign_body(sandbox, body), body.encode()
+
+
+def paid_transaction(sandbox, channel, sink):
+    request, _ = charge(channel, sink)
+    return request, control(sandbox, "pay", out_trade_no=request.out_trade_no)
+
+
+def test_only_the_success_state_is_a_payment(channel, sandbox, sink):
+    _, transaction = paid_transaction(sandbox, channel, sink)
+    assert channel.parse_notification(*signed(sandbox, transaction)).paid
+    for state in ("REFUND", "CLOSED", "REVOKED", "PAYERROR", "NOTPAY", "USERPAYING"):
+        notice = channel.parse_notification(*signed(sandbox, {**transaction, "trade_state": state}))
+        assert notice.paid is False, state
+    with pytest.raises(NotificationError):
+        channel.parse_notification(*signed(sandbox, {**transaction, "trade_state": "PAID"}))
+
+
+def test_undocumented_or_repeated_fields_make_a_notification_invalid(channel, sandbox, sink):
+    _, transaction = paid_transaction(sandbox, channel, sink)
+    text = json.dumps(transaction)
+    cases = [
+        signed(sandbox, {**transaction, "credit_to": "someone else"}),
+        signed(sandbox, {**transaction, "amount": {**transaction["amount"], "bonus": 100}}),
+        signed(sandbox, {**transaction, "payer": {"openid": "o1", "name": "x"}}),
+        # The last of two trade_state keys would win in a plain json.loads.
+        signed(sandbox, text.replace('"trade_state": "SUCCESS"', '"trade_state": "NOTPAY", "trade_state": "SUCCESS"')),
+        signed(sandbox, transaction, note="extra"),
+        signed(sandbox, {**transaction, "amount": {**transaction["amount"], "total": 12.34}}),
+        signed(sandbox, {**transaction, "amount": {**transaction["amount"], "total": True}}),
+    ]
+    headers, body = signed(sandbox, transaction)
+    repeated = body.replace(b'"event_type": "TRANSACTION.SUCCESS"',
+                            b'"event_type": "REFUND.SUCCESS", "event_type": "TRANSACTION.SUCCESS"')
+    cases.append((wechatpay_buyer.sign_body(sandbox, repeated.decode()), repeated))
+    for headers, body in cases:
+        with pytest.raises(NotificationError):
+            channel.parse_notification(headers, body)
+
+
+def test_absurd_notifications_are_refused_before_any_signature_work(channel, sandbox, sink, monkeypatch):
+    _, transaction = paid_transaction(sandbox, channel, sink)
+    headers, body = signed(sandbox, transaction)
+    verified = []
+    real = channel.client.decrypt_callback
+    monkeypatch.setattr(channel.client, "decrypt_callback", lambda *a: verified.append(1) or real(*a))
+    envelope = json.loads(body)
+    envelope["resource"]["ciphertext"] *= 200
+    cases = [
+        ({**headers, "Wechatpay-Timestamp": "9" * 400}, body),
+        ({**headers, "Wechatpay-Nonce": "n" * 5000}, body),
+        ({**headers, "Wechatpay-Signature": "A" * 100_000}, body),
+        (headers, json.dumps(envelope).encode()),
+        (headers, b"[" * 50_000 + b"]" * 50_000),
+    ]
+    for case_headers, case_body in cases:
+        with pytest.raises(NotificationError):
+            channel.parse_notification(case_headers, case_body)
+    assert verified == []
+    assert channel.parse_notification(headers, body).paid and verified == [1]
 
 
 def test_headers_are_matched_whatever_their_case(channel, sandbox, sink):
     _, received = paid_notification(sandbox, channel, sink)
     lowered = {key.lower(): value for key, value in received["headers"].items()}
-    assert channel.parse_notification(lowered, received["body"], {}).amount_fen == 1234
+    assert channel.parse_notification(lowered, received["body"]).amount_fen == 1234
 
 
 def test_an_old_notification_replayed_later_is_rejected(channel, sandbox, sink):
@@ -132,13 +202,20 @@ def test_an_old_notification_replayed_later_is_rejected(channel, sandbox, sink):
     # As if the same bytes arrived six minutes after they were signed.
     replayed = {**received["headers"], "Wechatpay-Timestamp": str(signed_at - 360)}
     with pytest.raises(NotificationError):
-        channel.parse_notification(replayed, received["body"], {})
+        channel.parse_notification(replayed, received["body"])
     request, _ = charge(channel, sink)
     sandbox.clock_offset = -600  # the provider's clock is ten minutes behind ours
     control(sandbox, "pay", out_trade_no=request.out_trade_no)
     late = wait_for_notifications(sink, 2)[1]
     with pytest.raises(NotificationError):
-        channel.parse_notification(late["headers"], late["body"], {})
+        channel.parse_notification(late["headers"], late["body"])
+
+
+def test_a_refunded_order_is_not_paid_when_queried(channel, sandbox, sink):
+    request, _ = paid_transaction(sandbox, channel, sink)
+    assert channel.query(request.out_trade_no).state == "paid"
+    control(sandbox, "refund", out_trade_no=request.out_trade_no)
+    assert channel.query(request.out_trade_no).state == "refunded"
 
 
 def test_query_follows_the_order_from_pending_to_paid(channel, sandbox, sink):

@@ -13,6 +13,11 @@ def _emails(app, user_id):
         return {e.address: (e.is_primary, e.is_verified) for e in db.session.get(User, user_id).emails}
 
 
+def _email_id_of(app, user_id, address):
+    with app.app_context():
+        return db.session.scalar(db.select(Email.id).where(Email.address_key == address, Email.user_id == user_id))
+
+
 def _email_id(app, address):
     with app.app_context():
         return db.session.scalar(db.select(Email.id).where(Email.address_key == address.lower()))
@@ -68,44 +73,56 @@ def test_bad_or_duplicate_addresses_are_refused_with_a_message(app, me, address)
     assert _emails(app, me.user_id) == before
 
 
-def test_an_email_belongs_to_at_most_one_user(app, me, users):
+def test_someone_elses_verified_address_can_be_claimed_but_never_verified(app, me, users, mailbox):
     users.create("bob", email="bob@example.com")
     response = me.submit("/user/emails", {"address": "BOB@example.com"})
-    assert response.status_code == 400
-    assert "already" in page_errors(response)
-    assert "bob@example.com" not in {a.lower() for a in _emails(app, me.user_id)}
+    assert response.status_code == 302  # the same answer as for a free address
+    email_id = _email_id_of(app, me.user_id, "bob@example.com")
+    refused = me.submit(f"/user/emails/{email_id}/verify", {"code": mailbox.last_code("bob@example.com")},
+                        page="/user/emails")
+    assert refused.status_code == 400 and "already in use" in page_errors(refused)
+    assert _emails(app, me.user_id)["BOB@example.com"] == (False, False)
 
 
-def test_two_users_adding_the_same_email_at_once_one_wins(app, users):
+def test_two_users_verifying_the_same_address_at_once_one_wins(app, users, mailbox):
     from portal.users import contacts
 
+    from portal.verification.services import send_code
+
     ids = [users.create("carol"), users.create("dave")]
+    codes = {}
+    with app.test_request_context():
+        for user_id in ids:
+            contacts.add_email(db.session.get(User, user_id), "shared@example.com")
+            send_code(contacts.VERIFY_EMAIL, "shared@example.com", user_id=user_id, for_owner=True)
+            codes[user_id] = mailbox.last_code("shared@example.com")
     barrier = threading.Barrier(2)
     outcomes = []
 
-    def add(user_id):
+    def verify(user_id):
         with app.test_request_context():
             user = db.session.get(User, user_id)
-            user.emails  # noqa: B018 - loaded before the race, as a page would have
+            email = next(e for e in user.emails if e.address_key == "shared@example.com")
             barrier.wait()
             try:
-                contacts.add_email(user, "shared@example.com")
-                outcomes.append("added")
+                contacts.verify_email(user, email, codes[user_id])
+                outcomes.append("verified")
             except contacts.ContactError as exc:
                 outcomes.append(exc.message)
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=add, args=(i,)) for i in ids]
+    threads = [threading.Thread(target=verify, args=(i,)) for i in ids]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    assert len(outcomes) == 2 and outcomes.count("added") == 1
+    assert len(outcomes) == 2 and outcomes.count("verified") == 1
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(Email)
-                                 .where(Email.address_key == "shared@example.com")) == 1
+        rows = db.session.scalars(db.select(Email).where(Email.address_key == "shared@example.com")).all()
+        # The winner owns it; the other claim died.
+        assert len(rows) == 1 and rows[0].is_verified
 
 
 def test_only_a_verified_email_can_become_primary(app, me, mailbox):

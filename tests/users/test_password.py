@@ -2,7 +2,7 @@ import pytest
 
 from portal.extensions import db
 from portal.passwords import verify_password
-from portal.testing.plugin import DEFAULT_PASSWORD
+from portal_devkit.testing.plugin import DEFAULT_PASSWORD
 from portal.users.models import User
 
 from .conftest import give_phone, page_errors

@@ -105,7 +105,7 @@ def test_profile_post_without_csrf_is_refused(me, load):
 
 
 def test_pages_are_in_chinese_by_default(app, users):
-    from portal.testing.client import PortalClient
+    from portal_devkit.testing.client import PortalClient
 
     users.create("alice")
     client = PortalClient(app, app.response_class, use_cookies=True)

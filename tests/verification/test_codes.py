@@ -171,7 +171,8 @@ def test_the_message_is_in_the_users_language_outside_a_request(app, users, mail
         db.session.get(User, user_id).locale = "en"
         db.session.commit()
         send_code("reset_password", "henry@example.com", user_id=user_id)
-    assert mailbox.to("henry@example.com")[-1]["subject"] == "Portal verification code"
+    assert mailbox.to("henry@example.com")[-1]["subject"] == \
+        "Portal verification code for resetting the password"
 
 
 def test_codes_are_never_logged(ctx, mailbox, caplog):
@@ -233,3 +234,105 @@ def test_concurrent_first_sends_to_one_address_leave_one_live_code(app, mailbox)
             except InvalidCode:
                 pass
         assert accepted == 1
+
+
+def test_live_codes_for_other_purposes_addresses_and_users_are_each_their_own(app, users, mailbox):
+    """Bugs caught: the code look-up without one of its filters (purpose, destination, user), which
+    fails with a server error once two codes are live; a new code replacing another purpose's,
+    address's or user's code."""
+    grace = users.create("grace", email="grace.own@example.com")
+    app.config["VERIFICATION_SEND_LIMITS"] = "20/minute"
+    sent = [("verify_email", EMAIL, None), ("reset_password", EMAIL, None),
+            ("verify_email", "other@example.com", None), ("verify_email", EMAIL, grace)]
+    codes = []
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        for purpose, destination, user_id in sent:
+            send_code(purpose, destination, user_id=user_id, for_owner=user_id is not None)
+            codes.append(mailbox.last_code(destination))
+        assert db.session.execute(sa.select(sa.func.count()).select_from(VerificationCode)).scalar_one() == 4
+
+        for (purpose, destination, user_id), code in zip(sent, codes):
+            check_code(purpose, destination, code, user_id=user_id)
+
+        used = db.session.scalars(sa.select(VerificationCode.used_at)).all()
+        assert len(used) == 4 and None not in used
+
+
+def test_a_wrong_guess_counts_against_its_own_code_only(app, mailbox):
+    """Bug caught: the claim of a guess without the code's id: a wrong guess at one address used up
+    the tries of every live code."""
+    app.config["VERIFICATION_SEND_LIMITS"] = "20/minute"
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        send_code("verify_email", EMAIL)
+        send_code("verify_email", "other@example.com")
+        other = mailbox.last_code("other@example.com")
+        for _ in range(5):
+            with pytest.raises(InvalidCode):
+                check_code("verify_email", EMAIL, _wrong(mailbox.last_code(EMAIL)))
+
+        check_code("verify_email", "other@example.com", other)
+        attempts = dict(db.session.execute(sa.select(VerificationCode.destination, VerificationCode.attempts)).all())
+        assert attempts == {EMAIL: 5, "other@example.com": 1}
+
+
+def test_of_two_submits_of_one_code_racing_exactly_one_wins(app, mailbox, monkeypatch):
+    """Bug caught: accepting a code without checking it is still unused when it is marked used: two
+    requests carrying the same code, interleaved, both went through (two password resets, two
+    bindings with one code). The second submit runs while the first is between its check and its
+    use of the code."""
+    import hmac
+
+    from portal.verification import services
+
+    with app.test_request_context():
+        send_code("verify_email", EMAIL)
+    code = mailbox.last_code(EMAIL)
+    outcomes = []
+    real_compare = hmac.compare_digest
+
+    def submit():
+        with app.app_context():
+            try:
+                check_code("verify_email", EMAIL, code)
+                outcomes.append("accepted")
+            except InvalidCode as exc:
+                outcomes.append(exc.message)
+            finally:
+                db.session.remove()
+
+    def compare_while_another_submits(a, b):
+        if not outcomes:
+            monkeypatch.setattr(services.hmac, "compare_digest", real_compare)
+            other = threading.Thread(target=submit)
+            other.start()
+            other.join()
+        return real_compare(a, b)
+
+    monkeypatch.setattr(services.hmac, "compare_digest", compare_while_another_submits)
+    submit()
+
+    assert outcomes[0] == "accepted"
+    assert len(outcomes) == 2 and "已使用" in outcomes[1]
+
+
+@pytest.mark.parametrize("purpose, zh, en", [
+    ("sign_up", "注册", "signing up"),
+    ("sign_in", "登录", "signing in"),
+    ("verify_email", "绑定邮箱", "binding an email"),
+    ("verify_phone", "绑定手机", "binding a phone"),
+    ("change_password", "修改密码", "changing the password"),
+    ("reset_password", "找回密码", "resetting the password"),
+])
+def test_every_message_says_what_the_code_is_for_and_how_long_it_is_valid(app, mailbox, purpose, zh, en):
+    for language, words, minutes in (("zh-CN", zh, "10 分钟"), ("en", en, "10 minutes")):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            send_code(purpose, f"{language.lower()}.{purpose}@example.com")
+        message = mailbox.to(f"{language.lower()}.{purpose}@example.com")[-1]
+        assert words in message["subject"] and words in message["body"] and minutes in message["body"]
+
+
+def test_a_purpose_without_words_still_gets_a_message_with_its_validity(app, mailbox):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        send_code("plugin.payout", "ivan@example.com")
+    message = mailbox.to("ivan@example.com")[-1]
+    assert message["subject"] == "Portal verification code" and "valid for 10 minutes" in message["body"]

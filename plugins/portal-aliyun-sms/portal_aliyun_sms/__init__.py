@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from portal.plugins import DeliveryError, hookimpl, plugin_config
+from portal.plugins import DeliveryError, Setting, hookimpl, plugin_config
 
 NAME = "aliyun_sms"
 API_VERSION = "2017-05-25"
@@ -19,23 +19,72 @@ TIMEOUT_SECONDS = 10
 
 
 @hookimpl
-def portal_required_config():
-    return ["endpoint", "access_key_id", "access_key_secret", "sign_name", "template_code"]
+def portal_settings():
+    required = {"endpoint": "url", "access_key_id": "str", "access_key_secret": "secret", "sign_name": "str",
+                "template_code": "str"}
+    optional = ("template_variables", "template_code_en", "template_code_international", "notice_template_code",
+                "notice_template_code_en", "notice_template_code_international")
+    return {**{key: Setting(kind, required=True) for key, kind in required.items()},
+            **{key: Setting("str") for key in optional}}
 
 
 @hookimpl
-def portal_send_verification_code(channel, destination, code, locale):
+def portal_message_channels():
+    return ["sms"]
+
+
+@hookimpl
+def portal_send_verification_code(channel, destination, code, purpose_label, minutes, locale):
+    """The code template's variables: ``${code}`` always; ``${purpose}`` (what the code is for) and
+    ``${minutes}`` (how long it is valid) when ``template_variables`` names them ("code,purpose,minutes"),
+    so a template approved with ``${code}`` alone keeps working."""
     if channel != "sms":
         return None
     settings = plugin_config(NAME)
+    values = {"code": code, "purpose": purpose_label, "minutes": str(minutes)}
     params = {
         "Action": "SendSms",
         "PhoneNumbers": aliyun_phone_number(destination),
         "SignName": settings["sign_name"],
         "TemplateCode": template_code(settings, destination, locale),
-        "TemplateParam": json.dumps({"code": code}, separators=(",", ":")),
+        "TemplateParam": json.dumps({name: values[name] for name in template_variables(settings)},
+                                    ensure_ascii=False, separators=(",", ":")),
     }
     return call(settings, params)["BizId"]
+
+
+def template_variables(settings: dict) -> list[str]:
+    known = ("code", "purpose", "minutes")
+    named = [name.strip() for name in (settings.get("template_variables") or "code").split(",")]
+    return ["code"] + [name for name in known[1:] if name in named]
+
+
+@hookimpl
+def portal_send_notice(channel, destination, summary, locale):
+    """Security notices go out with the operator's notice template (``notice_template_code``, a
+    template with one variable, ``${change}``); without one this plugin sends none."""
+    if channel != "sms":
+        return None
+    settings = plugin_config(NAME)
+    template = notice_template_code(settings, destination, locale)
+    if not template:
+        return None
+    params = {
+        "Action": "SendSms",
+        "PhoneNumbers": aliyun_phone_number(destination),
+        "SignName": settings["sign_name"],
+        "TemplateCode": template,
+        "TemplateParam": json.dumps({"change": summary}, ensure_ascii=False, separators=(",", ":")),
+    }
+    return call(settings, params)["BizId"]
+
+
+def notice_template_code(settings: dict, destination: str, locale: str) -> str | None:
+    if not destination.startswith("+86"):
+        return settings.get("notice_template_code_international")
+    if (locale or "").startswith("en") and settings.get("notice_template_code_en"):
+        return settings["notice_template_code_en"]
+    return settings.get("notice_template_code")
 
 
 def aliyun_phone_number(e164: str) -> str:

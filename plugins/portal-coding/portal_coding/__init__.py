@@ -41,5 +41,5 @@ def portal_oauth_providers():
 
 
 @hookimpl
-def portal_required_config():
-    return ["client_id", "client_secret"]
+def portal_settings():
+    return Coding.declared_settings()

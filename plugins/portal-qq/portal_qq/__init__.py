@@ -70,5 +70,5 @@ def portal_oauth_providers():
 
 
 @hookimpl
-def portal_required_config():
-    return list(QQ.required_settings)
+def portal_settings():
+    return QQ.declared_settings()

@@ -1,4 +1,5 @@
-"""Email delivery over SMTP: Portal's verification codes, sent through the operator's relay."""
+"""Email delivery over SMTP: Portal's verification codes and security notices, sent through the
+operator's relay."""
 from __future__ import annotations
 
 import smtplib
@@ -6,19 +7,44 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
-from portal.plugins import DeliveryError, hookimpl, plugin_config
+from portal.plugins import DeliveryError, Setting, hookimpl, plugin_config
 
 NAME = "smtp"
 TIMEOUT_SECONDS = 15
 
 
 @hookimpl
-def portal_required_config():
-    return ["host", "port", "from_address"]
+def portal_settings():
+    return {
+        "host": Setting("str", required=True),
+        "port": Setting("int", required=True),
+        "from_address": Setting("str", required=True),
+        "username": Setting("str"),
+        "password": Setting("secret"),
+        # TLS unless the operator turns it off (a relay on localhost).
+        "starttls": Setting("bool", default=True),
+        # The CA of a relay with a private certificate; the system's CAs otherwise.
+        "ca_file": Setting("str"),
+    }
+
+
+@hookimpl
+def portal_message_channels():
+    return ["email"]
 
 
 @hookimpl
 def portal_send_verification_code(channel, destination, subject, body, locale):
+    if channel != "email":
+        return None
+    settings = plugin_config(NAME)
+    message = compose(settings["from_address"], destination, subject, body, locale)
+    send(settings, message)
+    return message["Message-ID"]
+
+
+@hookimpl
+def portal_send_notice(channel, destination, subject, body, locale):
     if channel != "email":
         return None
     settings = plugin_config(NAME)
@@ -45,10 +71,8 @@ def compose(from_address: str, to: str, subject: str, body: str, locale: str) ->
 
 def send(settings: dict, message: EmailMessage) -> None:
     try:
-        with smtplib.SMTP(settings["host"], int(settings["port"]), timeout=TIMEOUT_SECONDS) as smtp:
-            # TLS unless the operator turns it off (a relay on localhost).
-            if _enabled(settings.get("starttls", True)):
-                # ca_file: the CA of a relay with a private certificate; the system's CAs otherwise.
+        with smtplib.SMTP(settings["host"], settings["port"], timeout=TIMEOUT_SECONDS) as smtp:
+            if settings["starttls"]:
                 smtp.starttls(context=ssl.create_default_context(cafile=settings.get("ca_file") or None))
             if settings.get("username"):
                 smtp.login(settings["username"], settings.get("password") or "")
@@ -57,12 +81,6 @@ def send(settings: dict, message: EmailMessage) -> None:
         # The message holds a code: name the failure, never the message.
         relay = f"{settings['host']}:{settings['port']}"
         raise DeliveryError(f"SMTP delivery to {relay} failed: {_reason(exc)}") from None
-
-
-def _enabled(value) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def _reason(exc: Exception) -> str:

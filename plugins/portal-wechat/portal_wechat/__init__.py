@@ -69,5 +69,5 @@ def portal_oauth_providers():
 
 
 @hookimpl
-def portal_required_config():
-    return list(WeChat.required_settings)
+def portal_settings():
+    return WeChat.declared_settings()

@@ -20,7 +20,7 @@ def wechatpay_client(settings: dict) -> WeChatPay:
         cert_serial_no=settings["merchant_serial_no"],
         appid=settings["appid"],
         apiv3_key=settings["apiv3_key"],
-        timeout=TIMEOUT,
+        timeout=(TIMEOUT[0], float(settings.get("read_timeout_seconds") or TIMEOUT[1])),
         public_key=settings["platform_public_key"],
         public_key_id=settings["platform_public_key_id"],
     )

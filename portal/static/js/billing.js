@@ -18,12 +18,14 @@
   function finish(data) {
     window.clearInterval(pollTimer);
     window.clearInterval(tickTimer);
-    show("billing-qr", false);
+    show("billing-pay-box", false);
     document.getElementById("billing-state").textContent = data.label;
     if (data.state === "paid") {
       show("billing-paid", true);
       if (data.balance !== null) {
-        document.getElementById("billing-balance").textContent = "\u00a5" + data.balance;
+        document.querySelectorAll("#billing-balance, #billing-paid [data-balance]").forEach(function (el) {
+          el.textContent = "\u00a5" + data.balance;
+        });
       }
     } else {
       show("billing-ended", true);
@@ -41,7 +43,7 @@
     secondsLeft = Math.max(0, secondsLeft - 1);
     if (countdown) {
       var m = Math.floor(secondsLeft / 60), s = secondsLeft % 60;
-      countdown.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      countdown.textContent = (countdown.dataset.format || "{m}:{s}").replace("{m}", m).replace("{s}", (s < 10 ? "0" : "") + s);
     }
     if (secondsLeft === 0 && countdown) {
       // The QR code expired at the channel: reload to offer a new one (the order may still be paid).

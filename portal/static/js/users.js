@@ -52,6 +52,11 @@
     }).then(function (response) {
       return response.json();
     }).then(function (answer) {
+      if (answer.step_up) {
+        // The change needs the owner to confirm it is them first (portal.auth.stepup).
+        window.location.assign(answer.step_up);
+        return;
+      }
       box.textContent = answer.message;
       box.className = "portal-send-feedback small mt-2 " + (answer.ok ? "text-success" : "text-danger");
       if (answer.ok) {
