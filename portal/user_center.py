@@ -56,7 +56,7 @@ class Center:
     personal_account: object = None
 
 
-ACCOUNT_PAGES = ("billing.recharge", "billing.order", "billing.pay", "billing.close", "billing_refunds")
+ACCOUNT_PAGES = ("billing.recharge", "billing.order", "billing.pay", "billing_refunds")
 CORE_TABS = [
     Tab("users.profile", _l("Profile"), 10),
     Tab("users.emails", _l("Emails"), 20,
@@ -65,7 +65,7 @@ CORE_TABS = [
     Tab("users.password", _l("Change password"), 40, also=("users.change_password",)),
     Tab("accounts.info", _l("Account info"), 50, account_tab=True,
         also=(*ACCOUNT_PAGES, "accounts.plan", "accounts.plan_confirm", "accounts.plan_keep")),
-    Tab("billing.history", _l("Transactions"), 60, account_tab=True, also=("billing.history_csv",)),
+    Tab("billing.history", _l("Transactions"), 60, account_tab=True, also=("billing.history_csv", "billing.close")),
     Tab("identities.index", _l("Third-party accounts"), 70),
     Tab("apikeys.index", _l("API keys"), 80),
     Tab("realname.index", _l("Real-name verification"), 45, setting="REALNAME_BACKEND"),
@@ -79,7 +79,7 @@ ORG_TABS = [
     Tab("orgs.members", _l("Members"), 20,
         also=("orgs.invite", "orgs.cancel_invitation", "orgs.change_role", "orgs.remove_member", "orgs.leave")),
     Tab("accounts.info", _l("Account info"), 30, account_tab=True, also=ACCOUNT_PAGES),
-    Tab("billing.history", _l("Transactions"), 40, account_tab=True, also=("billing.history_csv",)),
+    Tab("billing.history", _l("Transactions"), 40, account_tab=True, also=("billing.history_csv", "billing.close")),
     Tab("accounts.plan", _l("Plan"), 50, account_tab=True, also=("accounts.plan_confirm", "accounts.plan_keep")),
 ]
 ORG_PAGES = frozenset(e for tab in ORG_TABS if not tab.account_tab for e in (tab.endpoint, *tab.also))

@@ -1,7 +1,7 @@
 """API密钥: the list of the user's keys, creating one (its secret shown once) and revoking."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.accounts.formatting import account_handle, account_kind_label
@@ -71,12 +71,17 @@ def new_page():
                            lifetime_choices=LIFETIME_CHOICES, account_choices=account_choices), status
 
 
-@bp.post("/<int:key_id>/revoke", endpoint="revoke")
+@bp.route("/<int:key_id>/revoke", methods=["GET", "POST"], endpoint="revoke")
 def revoke_key(key_id: int):
+    """GET is the step before 撤销: which key, and that calls with it stop at once."""
     user = _me()
     key = services.user_key(user, key_id)
     if key is None:
         abort(404)
+    if request.method == "GET":
+        if not key.is_active(utcnow()):
+            return redirect(url_for("apikeys.index"))
+        return render_template("apikeys/revoke_confirm.html", key=key)
     if services.revoke_key(user, key):
         flash(_("The key %(name)s was revoked; calls with it are refused from now on.", name=key.name),
               "success")

@@ -136,15 +136,19 @@ def pay(order_id: int):
     return redirect(url_for("billing.order", order_id=order.id))
 
 
-@bp.post("/orders/<id:order_id>/close")
+@bp.route("/orders/<id:order_id>/close", methods=["GET", "POST"])
 @login_required
 def close(order_id: int):
-    """Give up on a pending order (it is closed at the channel first, so it cannot be paid later)."""
+    """Give up on a pending order (it is closed at the channel first, so it cannot be paid later).
+    GET is the step before: which order, and what closing it means."""
     order, account = _managed_order(order_id)
     channel = payment_channels().get(order.channel)
     if order.state != PENDING or channel is None:
         flash(_("Only orders awaiting payment can be closed."), "error")
         return redirect(url_for("billing.history"))
+    if request.method == "GET":
+        return render_template("billing/close_confirm.html", order=order, account=account,
+                               attempt=order.current_attempt, channel_label=localized(channel.label))
     try:
         state = reconcile.cancel(order, channel)
     except ChannelError as exc:

@@ -179,6 +179,21 @@ def _label(provider: OAuthProvider | None, name: str = "") -> _Label:
     return _Label(provider.label if provider is not None else name)
 
 
+def unlinkable_identity(user: User, provider_name: str) -> Identity:
+    """The user's link to ``provider_name`` if it may be removed; changes nothing. Raises
+    ``LinkError`` (404 when there is no such link, 409 when it is the last way to sign in)."""
+    linked = identities_of(user.id)
+    identity = linked.get(provider_name)
+    if identity is None:
+        raise LinkError(_("There is no such linked account."), status=404)
+    if user.password_hash is None and len(linked) == 1:
+        raise LinkError(
+            _("This is your only way to sign in. Set a password or link another account before "
+              "unlinking it.")
+        )
+    return identity
+
+
 def unlink_identity(user: User, provider_name: str) -> None:
     """Remove the user's link to ``provider_name``; commit. Raises ``LinkError`` (404 when there is
     no such link, 409 when it is the last way to sign in)."""
@@ -188,17 +203,11 @@ def unlink_identity(user: User, provider_name: str) -> None:
         sa.update(User).where(User.id == user.id).values(session_version=User.session_version),
         execution_options={"synchronize_session": False},
     )
-    linked = identities_of(user.id)
-    identity = linked.get(provider_name)
-    if identity is None:
+    try:
+        identity = unlinkable_identity(user, provider_name)
+    except LinkError:
         db.session.rollback()
-        raise LinkError(_("There is no such linked account."), status=404)
-    if user.password_hash is None and len(linked) == 1:
-        db.session.rollback()
-        raise LinkError(
-            _("This is your only way to sign in. Set a password or link another account before "
-              "unlinking it.")
-        )
+        raise
     db.session.delete(identity)
     record("identity_unlinked", user, details={"provider": provider_name})
     db.session.commit()

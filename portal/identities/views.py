@@ -83,11 +83,20 @@ def reauthenticate(provider):
     ))
 
 
-@bp.post("/<provider>/unlink")
+@bp.route("/<provider>/unlink", methods=["GET", "POST"])
 @login_required
 @stepup.step_up_required
 def unlink(provider):
+    """GET is the step before 解绑: which account, and what unlinking it changes."""
     provider = _provider_or_404(provider)
+    if request.method == "GET":
+        try:
+            identity = services.unlinkable_identity(current_user._get_current_object(), provider.name)
+        except services.LinkError as exc:
+            if exc.status == 404:
+                abort(404)
+            return _render_index(exc.message, exc.status)
+        return render_template("identities/unlink_confirm.html", provider=provider, identity=identity)
     try:
         services.unlink_identity(current_user._get_current_object(), provider.name)
     except services.LinkError as exc:

@@ -52,8 +52,10 @@ def test_create_use_and_revoke_an_api_key(person, users, live_portal):
     assert "127.0.0.1" in row.inner_text() and "有效" in row.inner_text()
     me.snapshot("apikey-list")
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    row.locator("button", has_text="吊销").click()
+    row.locator("a", has_text="吊销").click()
+    page.wait_for_url("**/revoke")
+    assert "部署机器人" in page.locator("#confirm").inner_text()
+    page.click("#confirm-submit")
     page.locator("#apikeys-list tbody tr", has_text="已吊销").wait_for()
     refused = requests.get(f"{live_portal}/api/v1/accounts", headers=headers, timeout=10)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "key_revoked"

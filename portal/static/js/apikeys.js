@@ -1,5 +1,5 @@
-// API keys: copy a new key to the clipboard, warn when "never expires" is chosen, and confirm a
-// revocation. No inline script: the CSP forbids it.
+// API keys: copy a new key to the clipboard and warn when "never expires" is chosen (revoking has its
+// own confirmation page). No inline script: the CSP forbids it.
 (function () {
   "use strict";
   var copy = document.getElementById("apikey-copy");
@@ -26,10 +26,4 @@
       });
     });
   }
-
-  document.querySelectorAll("form[data-portal-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.portalConfirm)) { event.preventDefault(); }
-    });
-  });
 }());
