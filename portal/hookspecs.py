@@ -82,6 +82,12 @@ def portal_identity_linked(user, identity, first_link):
 
 
 @hookspec
+def portal_identity_perks(user, provider):
+    """Return a list of ``portal.identities.perks.Perk``: what linking ``provider`` (a provider name)
+    gives ``user``, and whether ``user`` already has it (shown on 第三方账户)."""
+
+
+@hookspec
 def portal_realname_backends():
     """Return a list of ``portal.realname.backends.RealnameBackend``: the ways to verify a real name
     this plugin adds (the operator picks one with ``REALNAME_BACKEND``)."""

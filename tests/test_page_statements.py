@@ -22,6 +22,9 @@ PAGES = [
     "/user/password",
 ]
 MAX_STATEMENTS = 3
+# Pages that also ask plugins something of their own: 第三方账户 asks portal_identity_perks, and the
+# bundled WeChat bonus answers whether the user has it (one statement, however much the user has).
+PLUGIN_STATEMENTS = {"/identities/": 1}
 SKIPPED = ("PRAGMA", "SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")
 
 
@@ -89,4 +92,4 @@ def test_a_user_center_page_sends_three_statements_however_much_the_user_has(app
 
     print(f"{page}: {len(few)} statements")  # the figure reported for the issue (pytest -s)
     assert len(many) == len(few), "\n".join(many)
-    assert len(few) <= MAX_STATEMENTS, "\n".join(few)
+    assert len(few) <= MAX_STATEMENTS + PLUGIN_STATEMENTS.get(page, 0), "\n".join(few)

@@ -36,6 +36,12 @@ class QuotaRow:
     resource: Resource
     limit: int
     used: int
+    # What of ``limit`` comes from bonuses (the rest is the plan's).
+    bonus: int = 0
+
+    @property
+    def plan(self) -> int:
+        return self.limit - self.bonus
 
     @property
     def left(self) -> int:
@@ -237,5 +243,5 @@ def quota_table(account: Account) -> list[QuotaRow]:
     for r in resources():
         usage = stored.get(r.key)
         bonus, used = (usage.bonus, usage.used) if usage else (0, 0)
-        rows.append(QuotaRow(r, account_plan.quota(r.key) + bonus, used))
+        rows.append(QuotaRow(r, account_plan.quota(r.key) + bonus, used, bonus))
     return rows

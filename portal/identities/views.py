@@ -9,6 +9,7 @@ from portal.auth.services import is_local_path
 from portal.i18n import gettext as _
 from portal.i18n import localized
 from portal.identities import oauth, services
+from portal.identities.perks import Perk, perks
 from portal.identities.providers import ProviderError
 from portal.net import client_ip
 
@@ -36,8 +37,9 @@ def index():
 
 
 def _render_index(error: str | None = None, status: int = 200):
-    linked = services.identities_of(current_user.id)
-    rows = [(provider, linked.get(name)) for name, provider in oauth.providers().items()]
+    user = current_user._get_current_object()
+    linked = services.identities_of(user.id)
+    rows = [(provider, linked.get(name), perks(user, name)) for name, provider in oauth.providers().items()]
     return render_template("identities/index.html", rows=rows, error=error), status
 
 
@@ -96,7 +98,8 @@ def unlink(provider):
             if exc.status == 404:
                 abort(404)
             return _render_index(exc.message, exc.status)
-        return render_template("identities/unlink_confirm.html", provider=provider, identity=identity)
+        kept = [perk for perk in perks(current_user._get_current_object(), provider.name) if perk.granted]
+        return render_template("identities/unlink_confirm.html", provider=provider, identity=identity, kept=kept)
     try:
         services.unlink_identity(current_user._get_current_object(), provider.name)
     except services.LinkError as exc:
@@ -137,9 +140,20 @@ def _finish_link(result: oauth.Callback):
     # The link goes to the user who started it, and only if that user is still the one signed in.
     if not current_user.is_authenticated or current_user.id != result.user_id:
         return _failed(_("Sign in again, then link the account from the user center."), 403)
-    services.link_identity(current_user._get_current_object(), result.provider, result.identity)
+    user = current_user._get_current_object()
+    before = perks(user, result.provider.name)
+    services.link_identity(user, result.provider, result.identity)
     flash(_("Your %(provider)s account is linked.", provider=localized(result.provider.label)), "success")
+    _flash_new_perks(perks(user, result.provider.name), before)
     return redirect(url_for("identities.index"))
+
+
+def _flash_new_perks(after: list[Perk], before: list[Perk] = ()) -> None:
+    """Name what the link just granted: granted now, and not before it (the same plugins answer in
+    the same order)."""
+    for i, perk in enumerate(after):
+        if perk.granted and not (i < len(before) and before[i].granted):
+            flash(_("You received %(gift)s for linking it.", gift=localized(perk.gift)), "success")
 
 
 def _finish_reauthenticate(result: oauth.Callback):
@@ -159,6 +173,7 @@ def _finish_sign_in(result: oauth.Callback):
         user = services.sign_up_with(result.provider, result.identity)
         flash(_("Welcome! Your Portal account %(username)s was created with %(provider)s.",
                 username=user.username, provider=localized(result.provider.label)), "success")
+        _flash_new_perks(perks(user, result.provider.name))
     return signins.sign_in(user, f"provider:{result.provider.name}", result.next_path, keep_flashes=True)
 
 

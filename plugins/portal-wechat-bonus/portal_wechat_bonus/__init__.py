@@ -6,8 +6,10 @@ account to another user, grants nothing more. Turn it off with PLUGINS_DISABLED 
 import hashlib
 
 from portal.accounts.access import personal_account
+from portal.accounts.models import QuotaBonus
 from portal.accounts.quotas import grant_bonus
 from portal.extensions import db
+from portal.identities.perks import Perk
 from portal.plugins import hookimpl
 
 # grant_bonus records one key per grant, and the bonus must be new for both the user and the WeChat
@@ -17,6 +19,11 @@ from portal.plugins import hookimpl
 PER_USER_PART = {"projects": 2}
 PER_WECHAT_PART = {"containers": 1, "services": 1}
 REASON = "WeChat bonus: linked WeChat account"
+# What 第三方账户 says the bonus is (PER_USER_PART and PER_WECHAT_PART together).
+GIFT = {
+    "zh_CN": "两个项目、一个容器实例和一个服务实例",
+    "en": "2 projects, 1 container instance and 1 service instance",
+}
 
 
 def user_key(user_id) -> str:
@@ -46,3 +53,15 @@ def grant_wechat_bonus(user, subject: str) -> bool:
 def portal_identity_linked(user, identity):
     if identity.provider == "wechat":
         grant_wechat_bonus(user, identity.subject)
+
+
+def has_bonus(user) -> bool:
+    """Whether ``user`` ever got the bonus (both parts land together, so the user's key says it)."""
+    return db.session.scalar(db.select(QuotaBonus.id).filter_by(key=user_key(user.id))) is not None
+
+
+@hookimpl
+def portal_identity_perks(user, provider):
+    if provider != "wechat":
+        return []
+    return [Perk(GIFT, granted=has_bonus(user))]
