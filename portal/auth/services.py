@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from portal import passwords
@@ -173,12 +174,27 @@ def is_local_path(target: str | None) -> bool:
     )
 
 
-def request_password_reset(contact: str, ip: str) -> str:
+@dataclass(frozen=True)
+class ResetRequest:
+    """The answer to a reset request, the same whether or not an account uses the destination."""
+
+    # The normalized destination (what a code is addressed to).
+    destination: str
+    # When no code went because codes to the destination (or from this client) are resting: the
+    # seconds until a new one may be requested; 0 when one went if an account uses it.
+    retry_after: int = 0
+
+
+def request_password_reset(contact: str, ip: str) -> ResetRequest:
     """Send a reset code when ``contact`` is a verified email or phone of a user.
 
-    Returns the normalized destination (what the code is addressed to), whether or not a code was
-    sent: the caller must answer the same either way. Raises SignInError for bad input and when
-    the IP or the contact asks too often (both independent of whether an account exists)."""
+    The answer depends only on the request and on what was asked for this destination before, never
+    on whether an account uses it: the destination rests after a request (the verification code
+    limits) whether or not a code went. Raises SignInError for bad input and when the IP or the
+    contact asks too often."""
+    from portal.plugins import DeliveryError
+    from portal.verification.services import CodeError, RateLimited, send_code, take_send_allowance
+
     destination = users.contact_destination(contact)
     if destination is None:
         raise SignInError(_("Enter the email address or the phone number of your account."))
@@ -186,19 +202,20 @@ def request_password_reset(contact: str, ip: str) -> str:
         "reset_password_contact", destination.lower()
     ):
         raise too_many_attempts()
+    try:
+        take_send_allowance(destination)
+    except RateLimited as resting:
+        return ResetRequest(destination, max(1, resting.retry_after))
     found = users.find_user_by_contact(destination)
     if found is None:
-        return destination
+        return ResetRequest(destination)
     user, address = found
-    from portal.plugins import DeliveryError
-    from portal.verification.services import CodeError, send_code
-
     try:
-        send_code(RESET_PURPOSE, address, user_id=user.id)
+        send_code(RESET_PURPOSE, address, user_id=user.id, allowance_taken=True)
     except (CodeError, DeliveryError) as exc:
         # Saying so would tell the visitor that this contact has an account.
         log.warning("reset code for user %s not sent: %s", user.id, type(exc).__name__)
-    return destination
+    return ResetRequest(destination)
 
 
 def reset_password(destination: str, code: str, new_password: str, ip: str) -> User:

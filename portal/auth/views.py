@@ -1,6 +1,7 @@
 """Sign up, sign in, sign out, forgot password, and the language switch."""
 from __future__ import annotations
 
+import math
 import time
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
@@ -139,16 +140,30 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         try:
-            destination = services.request_password_reset(form.contact.data, client_ip())
+            answer = services.request_password_reset(form.contact.data, client_ip())
         except services.SignInError as exc:
             form.contact.errors.append(exc.message)
         else:
-            session["reset_destination"] = destination
+            session["reset_destination"] = answer.destination
+            session["reset_code_sent"] = not answer.retry_after
             # The same answer whether or not an account uses this contact.
-            flash(_("If an account uses %(contact)s, we have sent it a verification code.",
-                    contact=destination), "info")
+            if answer.retry_after:
+                flash(_resting_message(answer), "warning")
+            else:
+                flash(_("If an account uses %(contact)s, we have sent it a verification code.",
+                        contact=answer.destination), "info")
             return redirect(url_for("auth.reset_password"))
     return render_template("auth/forgot_password.html", form=form), 400 if form.errors else 200
+
+
+def _resting_message(answer) -> str:
+    """No code went now: say so, and when a new one can be requested."""
+    if answer.retry_after <= 90:
+        return _("No new code was sent to %(contact)s: codes were requested too often. You can request "
+                 "a new one in %(seconds)d seconds.", contact=answer.destination, seconds=answer.retry_after)
+    return _("No new code was sent to %(contact)s: codes were requested too often. You can request "
+             "a new one in %(minutes)d minutes.", contact=answer.destination,
+             minutes=math.ceil(answer.retry_after / 60))
 
 
 @bp.route("/reset-password", methods=["GET", "POST"])
@@ -171,7 +186,8 @@ def reset_password():
             # Reset means reset: next, the sign-in methods and contacts added lately, to throw out.
             return redirect(url_for("auth.sign_in", next=url_for("users.security_review")))
     status = 400 if form.errors else 200
-    return render_template("auth/reset_password.html", form=form, destination=destination), status
+    return render_template("auth/reset_password.html", form=form, destination=destination,
+                           code_sent=session.get("reset_code_sent", True)), status
 
 
 def _wants_json() -> bool:

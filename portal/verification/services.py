@@ -74,22 +74,30 @@ def channel_for(destination: str) -> str:
     return "email" if "@" in destination else "sms"
 
 
+def take_send_allowance(destination: str) -> None:
+    """Count one send to ``destination`` in everybody else's budget (and the client's), or raise
+    RateLimited, without sending anything. For answers that must not show whether an account uses
+    the destination: take it for every address, then send with ``allowance_taken`` where there is one."""
+    _take_send_allowance(_normalized_destination(destination), None)
+
+
 def send_code(purpose: str, destination: str, user_id: int | None = None, for_owner: bool | None = None,
-              shown_as: str | None = None) -> None:
+              shown_as: str | None = None, allowance_taken: bool = False) -> None:
     """Make a new code for ``purpose`` at ``destination`` and deliver it.
 
     Replaces the user's earlier code for the same purpose and destination, and commits the session.
     ``for_owner``: the request comes from the account's owner (default: the signed-in user is
     ``user_id``), so it draws on the owner's budget. ``shown_as``: the purpose the message names, when
-    it is not ``purpose`` itself (the email code of a sign-up is for "signing up"). Raises RateLimited, CodeError for a malformed
-    destination, or DeliveryError when no plugin delivered it."""
+    it is not ``purpose`` itself (the email code of a sign-up is for "signing up").
+    ``allowance_taken``: ``take_send_allowance`` already counted this send. Raises RateLimited,
+    CodeError for a malformed destination, or DeliveryError when no plugin delivered it."""
     _check_purpose(purpose)
     if for_owner is None:
         for_owner = _signed_in_as(user_id)
     # Outside a request (commands, jobs) there is no browser to pick a language: use the user's.
     locale = _message_locale(user_id)
     with force_locale(locale):
-        _send_code(purpose, destination, user_id, locale, for_owner, shown_as)
+        _send_code(purpose, destination, user_id, locale, for_owner, shown_as, allowance_taken)
 
 
 def _signed_in_as(user_id: int | None) -> bool:
@@ -110,10 +118,11 @@ def check_code(purpose: str, destination: str, code: str, user_id: int | None = 
 
 
 def _send_code(purpose: str, destination: str, user_id: int | None, locale: str, for_owner: bool,
-               shown_as: str | None) -> None:
+               shown_as: str | None, allowance_taken: bool) -> None:
     destination = _normalized_destination(destination)
     channel = channel_for(destination)
-    _take_send_allowance(destination, user_id if for_owner else None)
+    if not allowance_taken:
+        _take_send_allowance(destination, user_id if for_owner else None)
 
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     _store_code(purpose, destination, channel, user_id, _code_hash(purpose, destination, user_id, code))

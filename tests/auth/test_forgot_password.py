@@ -2,6 +2,8 @@
 exists, and a reset that signs the user out everywhere."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask_babel import force_locale
 
@@ -13,6 +15,7 @@ from portal.users.models import User
 
 NEW_PASSWORD = "a brand new passphrase"
 SAME_ANSWER = "如果存在使用"
+RESTING = "发送新的验证码：获取验证码过于频繁。请在"
 
 
 def ask_for_code(client, contact):
@@ -156,14 +159,48 @@ def test_requests_are_limited_per_contact(client, users):
     assert response.status_code == 400 and "尝试次数过多" in response.get_data(as_text=True)
 
 
-def test_asking_again_at_once_gets_the_same_answer_and_the_first_code_still_works(app, client, users, mailbox):
+def test_asking_again_at_once_says_no_new_code_went_and_the_first_code_still_works(app, client, users, mailbox):
     user_id = users.create("alice", email="alice@example.com")
     ask_for_code(client, "alice@example.com")
     code = mailbox.last_code("alice@example.com")
-    page = ask_for_code(client, "alice@example.com")  # within the provider's one-a-minute limit
-    assert page.status_code == 200 and SAME_ANSWER in page.get_data(as_text=True)
+    sent = len(mailbox.to("alice@example.com"))
+    page = ask_for_code(client, "alice@example.com")  # within the one-a-minute limit of codes
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and SAME_ANSWER not in html and RESTING in html
+    assert 'id="reset-no-new-code"' in html and "发送至" not in html
+    assert len(mailbox.to("alice@example.com")) == sent
     assert reset(client, code).status_code == 302
     assert has_password(app, user_id, NEW_PASSWORD)
+
+
+def _resting_answer(client, contact) -> str:
+    """The page after asking twice for ``contact``, with the address and the wait taken out."""
+    ask_for_code(client, contact)
+    html = ask_for_code(client, contact).get_data(as_text=True)
+    assert RESTING in html and SAME_ANSWER not in html and "发送至" not in html
+    notice = html.split(RESTING)[0].rsplit(">", 1)[1] + RESTING + html.split(RESTING)[1].split("<", 1)[0]
+    wait = re.search(r"请在 (\d+) 秒后重新获取", notice)
+    assert wait and 0 < int(wait.group(1)) <= 60, notice
+    return notice.replace(contact, "<contact>").replace(wait.group(1), "<n>")
+
+
+def test_a_resting_destination_is_told_when_to_ask_again_the_same_way_for_every_address(app, users, mailbox):
+    users.create("alice", email="alice@example.com")
+    users.create("bob", email="bob@example.com", verified=False)
+    before = len(mailbox.to("alice@example.com"))
+    answers = {_resting_answer(app.test_client(), contact)
+               for contact in ("alice@example.com", "bob@example.com", "nobody@example.com")}
+    assert len(answers) == 1, answers
+    assert len(mailbox.to("alice@example.com")) == before + 1
+
+
+def test_the_wait_counts_for_unknown_addresses_as_for_known_ones(app):
+    from portal.auth import services
+
+    with app.app_context():
+        first = services.request_password_reset("nobody@example.com", "198.51.100.1")
+        again = services.request_password_reset("NOBODY@example.com", "198.51.100.2")
+    assert first.retry_after == 0 and 0 < again.retry_after <= 60
 
 
 def test_a_secondary_email_cannot_reset_the_password(app, client, users, mailbox):
