@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, request, url_for
+from flask_babel import lazy_pgettext
 
 from portal.i18n import lazy_gettext as _l
 from portal.plugins import hook
@@ -72,7 +73,8 @@ CORE_TABS = [
     Tab("mfa.index", _l("Two-factor sign-in"), 42, also=("passkeys",)),
     Tab("devices.index", _l("Devices"), 44),
     Tab("security_log.index", _l("Security log"), 46, also=("users.security_review", "users.remove_recent_ways_in")),
-    Tab("withdrawals.index", _l("Withdraw"), 65),
+    # "Withdraw" money (提现), not an invitation (撤回).
+    Tab("withdrawals.index", lazy_pgettext("money", "Withdraw"), 65),
 ]
 ORG_TABS = [
     Tab("orgs.profile", _l("Organization info"), 10, also=("orgs.delete", "security_log.org_index")),

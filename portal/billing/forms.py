@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Optional, ValidationError
@@ -38,8 +39,9 @@ class StatementFilterForm(FlaskForm):
 
     kind = SelectField(_l("Type"), default="")
     state = SelectField(_l("Status"), default="")
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To"), validators=[Optional()])
+    # Dates, not the plans of a plan change (accounts/plans.html).
+    since = DateField(lazy_pgettext("date", "From"), validators=[Optional()])
+    until = DateField(lazy_pgettext("date", "To"), validators=[Optional()])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:

@@ -75,6 +75,8 @@ def _verified_with_balance(person, users, username, amount):
 def _bind_alipay(me, sandbox, persona):
     page = me.page
     page.goto("/user/withdraw/")
+    assert page.locator("h1").inner_text().endswith("提现")
+    assert page.locator("a.nav-link[aria-current=page]").inner_text().strip() == "提现"
     assert "绑定支付宝" in page.locator("#payout-binding").inner_text()
     page.click("#bind-alipay")
     page.wait_for_url(f"{sandbox.url}/oauth2/publicAppAuthorize.htm**")
@@ -134,6 +136,7 @@ def _transfers(app, sandbox, withdrawal_id):
 def _statement(me, kind):
     page = me.page
     page.goto(f"/billing/history?kind={kind}")
+    assert page.locator("label[for=since]").inner_text() == "起始日期"
     return page.locator("tr.portal-statement-row")
 
 

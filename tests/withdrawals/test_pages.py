@@ -140,3 +140,18 @@ def test_a_withdrawal_shows_in_the_page_and_the_transactions(app, sandbox, users
     assert "Awaiting review" in page and "7.50" in page
     history = client.get("/billing/history").get_data(as_text=True)
     assert "Withdrawal" in history and "2.50" in history
+
+
+def test_in_chinese_the_page_says_withdraw_money_and_the_statement_filters_dates(app, sandbox, users):
+    client, user_id = users.signed_in_client()
+    client.submit("/auth/locale", {"locale": "zh_CN", "next": "/user/withdraw/"}, page="/user/withdraw/")
+    verify(app, user_id)
+    bind_through_pages(client, sandbox, "openid")
+    give(app, personal_account_id(app, user_id), 1000)
+    assert client.submit("/user/withdraw/", {"amount": "1.00"}).status_code == 302
+    page = client.get("/user/withdraw/").get_data(as_text=True)
+    # 提现 (money out), not 撤回 (taking back an invitation), in the tab, the heading and the button.
+    assert "撤回" not in page and page.count("提现</") >= 3, page
+    assert "收款账户" in page and "新套餐" not in page
+    history = client.get("/billing/history").get_data(as_text=True)
+    assert "起始日期" in history and "截止日期" in history and "原套餐" not in history
