@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField
+from wtforms.widgets import PasswordInput
 
 from portal.forms import ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
@@ -41,9 +42,11 @@ class PhoneForm(ServiceErrorsMixin, FlaskForm):
 
 
 class PasswordForm(ServiceErrorsMixin, FlaskForm):
-    old_password = PasswordField(_l("Current password"), render_kw={"autocomplete": "current-password",
-                                                                    "maxlength": 1024})
-    new_password = PasswordField(_l("New password"), render_kw={"autocomplete": "new-password",
-                                                                "maxlength": 1024})
+    # Typed passwords come back when the page is shown again (a wrong code, a code sent without
+    # script): only the field that was refused is emptied (see users.views), and the page is no-store.
+    old_password = PasswordField(_l("Current password"), widget=PasswordInput(hide_value=False),
+                                 render_kw={"autocomplete": "current-password", "maxlength": 1024})
+    new_password = PasswordField(_l("New password"), widget=PasswordInput(hide_value=False),
+                                 render_kw={"autocomplete": "new-password", "maxlength": 1024})
     channel = RadioField(_l("Receive the verification code by"), choices=[], validate_choice=False)
     code = StringField(_l("Verification code"), render_kw=CODE_ATTRS)

@@ -4,7 +4,7 @@ Forms with a "send code" button post ``action=send``; users.js sends those with
 ``Accept: application/json`` and shows the answer in place, so typed passwords stay put."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from portal.auth.stepup import step_up_required
@@ -247,6 +247,13 @@ def change_password():
 
 
 def _password_page():
+    # The page may carry the passwords just typed (PasswordForm): never kept by a cache.
+    response = make_response(_password_answer())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _password_answer():
     user = _me()
     form = PasswordForm()
     destinations = profile.password_code_destinations(user)
@@ -265,6 +272,8 @@ def _password_page():
                              "users/password.html", form, **context)
             profile.change_password(*args, form.code.data or "")
         except ContactError as exc:
+            if exc.field in ("old_password", "new_password"):
+                form[exc.field].data = ""  # the refused password is typed again; the rest stays
             return _refused(exc, "users/password.html", form, **context)
         # set_password ended every session of the user; this one carries on with the new version.
         login_user(user)
