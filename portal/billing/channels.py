@@ -134,6 +134,9 @@ class PaymentChannel(Protocol):
 
     def close(self, out_trade_no: str) -> None: ...
 
+    # Optional: ``payer_url(qr_payload) -> str | None``, a page where a payer who cannot scan the
+    # QR code pays (linked beside it); a payload that is itself an http(s) URL needs none.
+
 
 class RefundingChannel(PaymentChannel, Protocol):
     """A channel that can give money back. ``refund`` raises RefundRefused on a definite refusal and

@@ -108,9 +108,19 @@ def order(order_id: int):
     channel = payment_channels().get(order.channel)
     return render_template(
         "billing/order.html", order=order, account=account, attempt=attempt, qr=qr, payable=payable,
+        pay_link=_pay_link(channel, attempt.qr_payload) if qr else None,
         channel_label=localized(channel.label) if channel else order.channel,
         seconds_left=max(0, int((attempt.channel_expires_at - now).total_seconds())) if qr else 0,
     )
+
+
+def _pay_link(channel, qr_payload: str) -> str | None:
+    """A page to pay on without scanning: the payload itself when it is a web page, else the
+    channel's ``payer_url`` (optional) for it."""
+    if qr_payload.startswith(("https://", "http://")):
+        return qr_payload
+    payer_url = getattr(channel, "payer_url", None)
+    return payer_url(qr_payload) if payer_url else None
 
 
 @bp.post("/orders/<id:order_id>/pay")

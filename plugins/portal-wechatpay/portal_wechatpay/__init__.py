@@ -3,7 +3,9 @@
 Settings (``PLUGINS["wechatpay"]``; secrets may be ``{"$env": "NAME"}``): ``mchid``, ``appid``,
 ``merchant_serial_no``, ``private_key`` (the merchant's PEM), ``platform_public_key`` and
 ``platform_public_key_id`` (public-key mode, ``PUB_KEY_ID_...``), ``apiv3_key``, and optionally
-``base_url`` (default: the production gateway) and ``read_timeout_seconds`` (default 15).
+``base_url`` (default: the production gateway), ``read_timeout_seconds`` (default 15) and
+``payer_help_url`` (a page where a payer who cannot scan pays the order, ``{pr}`` standing for the
+order's token; a sandbox has one, WeChat Pay itself none).
 """
 
 from portal.plugins import Setting, hookimpl, plugin_config
@@ -25,6 +27,7 @@ def portal_settings():
         "apiv3_key": Setting("secret", required=True),
         "base_url": Setting("url"),
         "read_timeout_seconds": Setting("float"),
+        "payer_help_url": Setting("url"),
     }
 
 

@@ -7,6 +7,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
@@ -76,6 +77,15 @@ class WeChatPayChannel(RefundsMixin):
     def _refused(status: int, answer: dict) -> ChannelError:
         code = answer.get("code") or "SYSTEM_ERROR"
         return ChannelError(f"WeChat Pay refused (HTTP {status} {code}): {answer.get('message', '')}", code)
+
+    def payer_url(self, qr_payload: str) -> str | None:
+        """Where a payer who cannot scan the QR code pays: the ``payer_help_url`` setting with
+        ``{pr}`` replaced by the token of the ``code_url`` (weixin://wxpay/bizpayurl?pr=...), or None."""
+        template = self.settings.get("payer_help_url")
+        if not template:
+            return None
+        token = parse_qs(urlsplit(qr_payload).query).get("pr", [""])[0]
+        return template.replace("{pr}", quote(token, safe=""))
 
     def create_charge(self, request: ChargeRequest) -> Charge:
         expires = request.expires_at.replace(tzinfo=timezone.utc).astimezone(CHINA)

@@ -66,6 +66,8 @@ def plugin_settings(sandbox):
             "platform_public_key": public_pem(state["platform_key"]),
             "platform_public_key_id": state["public_key_id"],
             "apiv3_key": state["apiv3_key"],
+            # The buyer's phone page (wechatpay_buyer): the order page links to it beside the QR code.
+            "payer_help_url": sandbox.url + PREFIX + "/_scan/{pr}",
         }
     }
 
