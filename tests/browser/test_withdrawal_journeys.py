@@ -185,8 +185,9 @@ def test_a_rejected_or_failed_withdrawal_gives_the_amount_back(app, person, user
         assert "rejected" in _operator(app, "reject", str(withdrawal_id), "--reason", reason)
         label = "已驳回"
     else:
-        assert requests.post(f"{sandbox.url}/_sandbox/alipay/transfer-faults", json={"fail": "PAYEE_NOT_EXIST"},
-                             timeout=10).ok
+        # Alipay refuses the payee: the sandbox's fault switch for the next transfer.
+        assert requests.post(f"{sandbox.url}/_sandbox/alipay/transfer-faults",
+                             json={"fail": "PAYEE_NOT_EXIST"}, timeout=10).ok
         assert "failed" in _operator(app, "approve", str(withdrawal_id))
         reason = "PAYEE_NOT_EXIST"
         label = "打款失败"
