@@ -28,6 +28,8 @@ def _pay_on_the_phone(me, sandbox, channel):
         phone.locator("tr", has_text=number).locator("a").click()
     phone.click("button[value=scan]")
     phone.click("button[value=pay]")
+    # The phone shows the payment's result before it is put away (closing it mid-navigation can hang).
+    phone.get_by_text(re.compile("支付成功|付款成功")).wait_for()
     phone.close()
 
 
@@ -51,8 +53,8 @@ def test_recharge_personal_and_organization(person, users, sandbox, channel):
     # The switcher lists the new organization once its page has loaded.
     me.page.wait_for_url("**/orgs/payco/**")
     me.page.locator("#current-account").click()
-    me.submit("button[name=account_id]:has-text('payco')")
-    me.page.locator("#current-account", has_text="payco").wait_for()
+    me.submit("button[name=account_id]:has-text('Pay Co')")
+    me.page.locator("#current-account", has_text="Pay Co").wait_for()
     _recharge(me, "0.01", channel)
     assert "Pay Co 组织账户" in me.page.locator("main").inner_text()
     _pay_on_the_phone(me, sandbox, channel)

@@ -45,9 +45,16 @@ def test_link_sign_in_with_and_unlink(person, users, provider):
     assert "zhangsan" in me.page.locator(".navbar").inner_text()
 
     me.page.goto("/identities/")
-    _row(me.page, provider).locator("button:has-text('解除绑定')").click()
-    me.page.wait_for_url("**/identities/**")
+    _unlink(me.page, provider)
     assert "未绑定" in _row(me.page, provider).inner_text()
+
+
+def _unlink(page, provider):
+    """解除绑定, then confirm on the page that names the account."""
+    _row(page, provider).locator("a.portal-unlink").click()
+    page.locator(f"#confirm[data-provider={provider}]").wait_for()
+    page.click("#confirm-submit")
+    page.wait_for_url("**/identities/")
 
 
 def test_wechat_bonus_shows_once(person, users):
@@ -63,8 +70,7 @@ def test_wechat_bonus_shows_once(person, users):
         me.page.wait_for_url("**/identities/**")
         after_link = _bonus_limits(me.page)
         me.page.goto("/identities/")
-        _row(me.page, "wechat").locator("button:has-text('解除绑定')").click()
-        me.page.wait_for_url("**/identities/**")
+        _unlink(me.page, "wechat")
         if _ == 0:
             first = after_link
     assert first != before
