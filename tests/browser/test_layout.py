@@ -1,6 +1,6 @@
 """Every main page in zh-CN at a desktop width (1366 px) and a phone's (390 px): a screenshot of each
-goes to the artifacts folder (PORTAL_BROWSER_ARTIFACTS, else the test's tmp folder), and no page may
-scroll sideways on the phone."""
+goes to the artifacts folder (PORTAL_BROWSER_ARTIFACTS, else the test's tmp folder); on the phone no
+page may scroll sideways and no button may break into a column of characters."""
 from __future__ import annotations
 
 import os
@@ -56,12 +56,26 @@ def world(app, users):
         return {"key": key.id}
 
 
+# Visible buttons whose label wraps onto three lines or more: squeezed into a column of characters.
+SQUEEZED_BUTTONS = """
+[...document.querySelectorAll('.btn, button, .nav-link')]
+  .filter(b => b.offsetParent !== null && b.innerText.trim().length > 1)
+  .filter(b => {
+    const style = getComputedStyle(b);
+    const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5;
+    const inner = b.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    return inner > line * 2.5;
+  })
+  .map(b => b.innerText.trim())
+"""
+
+
 def _name(path: str) -> str:
     return re.sub(r"[^0-9a-z]+", "-", path.lower()).strip("-") or "home"
 
 
 def test_every_main_page_fits_a_phone_and_is_saved_at_both_widths(chromium, live_portal, world, artifacts):
-    overflowing, errors, shots = [], [], 0
+    overflowing, squeezed, errors, shots = [], [], [], 0
     for width_name, (width, height) in WIDTHS.items():
         context = chromium.new_context(locale="zh-CN", base_url=live_portal,
                                        viewport={"width": width, "height": height})
@@ -84,6 +98,7 @@ def test_every_main_page_fits_a_phone_and_is_saved_at_both_widths(chromium, live
                 wide = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
                 if wide[0] > wide[1]:
                     overflowing.append(f"{label} ({path}): {wide[0]} px wide in a {wide[1]} px window")
+                squeezed.extend(f"{label} ({path}): {text!r}" for text in page.evaluate(SQUEEZED_BUTTONS))
 
         for path in SIGNED_OUT:
             visit(path, _name(path))
@@ -115,3 +130,4 @@ def test_every_main_page_fits_a_phone_and_is_saved_at_both_widths(chromium, live
     print(f"{shots} screenshots in {artifacts}")
     assert not errors, errors
     assert not overflowing, "pages scroll sideways at 390 px:\n" + "\n".join(overflowing)
+    assert not squeezed, "buttons broken into a column of characters at 390 px:\n" + "\n".join(squeezed)
