@@ -63,6 +63,9 @@ class Faults:
     signtest: bool = False  # WECHATPAY/SIGNTEST/ probe prefix on the signature
     foreign_merchant: bool = False  # another merchant's id, validly signed
     stale: bool = False  # signed with a timestamp ten minutes old
+    # Render and sign once, then keep it in the notifier's ``held`` instead of sending: a load test
+    # replays such pre-signed notifications without the sandbox (or any signing) on its hot path.
+    hold: bool = False
 
     @classmethod
     def from_json(cls, data: dict | None) -> "Faults":
@@ -105,6 +108,8 @@ class Notifier:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        # out_trade_no -> (url, headers, body) of each notification paid with the ``hold`` fault.
+        self.held: dict[str, tuple[str, dict, bytes]] = {}
 
     def time_scale(self) -> float:
         return float(self.sandbox.app.config.get("NOTIFY_TIME_SCALE", default_time_scale()))
@@ -144,6 +149,11 @@ class Notifier:
 
     def _run(self, notification: Notification, stopping: threading.Event) -> None:
         faults = notification.faults
+        if faults.hold:
+            headers, body = notification.render(self.sandbox.now())
+            with self._lock:
+                self.held[notification.out_trade_no] = (notification.url, headers, body)
+            return
         if faults.delay and stopping.wait(faults.delay):
             return
         first_send = True

@@ -252,6 +252,22 @@ def test_duplicate_drop_and_replay_faults(merchant, sandbox, sink):
     assert sink.received[-1]["headers"]["Wechatpay-Signature"] == sent[0]["headers"]["Wechatpay-Signature"]
 
 
+def test_a_held_notification_is_signed_and_kept_for_replay_not_sent(merchant, sandbox, sink):
+    order = merchant.order(notify_url=sink.url, total=222)
+    merchant.create(order)
+    number = order["out_trade_no"]
+    control(sandbox, "pay", out_trade_no=number, faults={"hold": True})
+    notifier = sandbox.state["wechatpay"]["notifier"]
+    wait_until(lambda: number in notifier.held)
+    url, headers, body = notifier.held[number]
+    assert url == sink.url and notifications(sandbox, number) == [] and sink.received == []
+    message = f"{headers['Wechatpay-Timestamp']}\n{headers['Wechatpay-Nonce']}\n{body.decode()}\n"
+    merchant.platform.verify(base64.b64decode(headers["Wechatpay-Signature"]), message.encode(),
+                             padding.PKCS1v15(), hashes.SHA256())
+    requests.post(url, data=body, headers=headers, timeout=10)
+    assert sink.received[-1]["body"] == body
+
+
 def test_control_api_refuses_bad_requests(merchant, sandbox):
     assert control(sandbox, "pay", out_trade_no="SBnope0001").status_code == 400
     order = merchant.order()
