@@ -82,6 +82,10 @@ class DefaultConfig:
     # Who may change a bound email or phone: "self" (after codes to the old and the new address)
     # or "support" (only an operator, through `flask portal users set-contact`).
     CONTACT_CHANGE_POLICY = "self"
+    # Sign-up by phone: a phone number that belongs to no account can, after the SMS code of 验证码登录,
+    # create an account with that verified phone (an email can be added later). False: only sign-up
+    # by email; codes then go only to phones bound to an account.
+    SIGNUP_BY_PHONE = True
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, SubmitField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 from portal.forms import ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
@@ -104,3 +104,40 @@ class SignInCodeForm(FlaskForm):
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
     )
     submit = SubmitField(_l("Sign in"))
+
+
+class SmsSignInForm(FlaskForm):
+    """验证码登录: the phone, then the code sent to it (not needed to ask for the code)."""
+
+    phone = StringField(
+        _l("Phone number"), [_required(_l("Enter your phone number.")), Length(max=32)],
+        render_kw={"autocomplete": "tel", "inputmode": "tel", "maxlength": 32},
+    )
+    code = StringField(
+        _l("Verification code"), [Optional(), Length(max=6, message=_l("Enter the 6-digit verification code."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
+    )
+    remember = BooleanField(_l("Keep me signed in on this device"))
+    next = HiddenField()
+
+
+class PhoneSignUpForm(FlaskForm):
+    """The last step of a sign-up by phone: the phone is verified, a username is needed; a password
+    is optional (without one, the user signs in with codes sent to the phone)."""
+
+    username = StringField(
+        _l("Username"), [_required(_l("Enter a username."))], description=USERNAME_HELP,
+        render_kw={"autocomplete": "username", "maxlength": 32},
+    )
+    password = PasswordField(
+        _l("Password (optional)"), [Optional()],
+        description=_l("Without a password, sign in with a code sent to your phone. You can set one later "
+                       "in the user center."),
+        render_kw={"autocomplete": "new-password", "minlength": PASSWORD_MIN_LENGTH,
+                   "maxlength": PASSWORD_MAX_LENGTH},
+    )
+    confirm = PasswordField(
+        _l("Confirm password"), [EqualTo("password", message=_l("The two passwords do not match."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Create account"))

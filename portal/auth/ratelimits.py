@@ -15,6 +15,11 @@ LIMITS = {
     # a code sent to the primary contact must come with it - but the owner is never locked out.
     "sign_in_failed_account": "20/hour",
     "sign_in_unlock_ip": "20/minute",
+    # 验证码登录: asking for codes (beside the verification codes' own limits per phone and client),
+    # and wrong codes for one phone from anywhere (each code also dies after 5 wrong guesses).
+    "sign_in_code_send_ip": "10/minute",
+    "sign_in_code_send_phone": "5/minute",
+    "sign_in_code_failed_phone": "10/hour",
     "sign_up_ip": "20/minute",
     "reset_password_ip": "20/minute",
     "reset_password_contact": "5/minute",

@@ -250,3 +250,7 @@ def set_locale():
         db.session.commit()
     target = request.form.get("next")
     return redirect(target if services.is_local_path(target) else url_for("index"))
+
+
+# 验证码登录 and sign-up by phone live beside these pages, on the same blueprint.
+from portal.auth import sms_views  # noqa: E402,F401

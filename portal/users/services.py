@@ -98,6 +98,44 @@ def register_user(username: str, email: str, password: str) -> User:
     return user
 
 
+def register_phone_user(username: str, phone: str, password: str | None) -> User:
+    """Create a user whose only contact is ``phone`` (E.164, verified by the caller with a code), and
+    their personal account; commit. Without a password the user signs in with codes to the phone;
+    an email can be added later in the user center."""
+    try:
+        username = normalize_username(username)
+    except ValueError as exc:
+        raise RegistrationError("username", str(exc)) from None
+    if password:
+        problems = passwords.password_problems(password, username)
+        if problems:
+            raise RegistrationError("password", " ".join(problems))
+    key = username_key(username)
+    if db.session.scalar(sa.select(User.id).where(User.username_key == key)) is not None:
+        raise _username_taken()
+    if db.session.scalar(sa.select(User.id).where(User.phone == phone)) is not None:
+        raise _phone_taken()
+
+    user = User(username=username, username_key=key, phone=phone, phone_verified_at=utcnow(),
+                password_hash=passwords.hash_password(password) if password else None)
+    db.session.add(user)
+    open_personal_account(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone took the username, or bound the phone, between our checks and our insert.
+        db.session.rollback()
+        if db.session.scalar(sa.select(User.id).where(User.phone == phone)) is not None:
+            raise _phone_taken() from None
+        raise _username_taken() from None
+    return user
+
+
+def _phone_taken() -> RegistrationError:
+    # Only said to whoever just proved they hold the phone (the code came before this step).
+    return RegistrationError("phone", _("This phone number is already bound to an account. Sign in with it instead."))
+
+
 def _username_taken() -> RegistrationError:
     return RegistrationError("username", _("This username is already taken."))
 

@@ -1,7 +1,7 @@
 """Verification codes: one mechanism for every purpose (sign-up, password reset, binding an email or
 a phone, ...).
 
-A code is 6 digits from ``secrets``, valid 10 minutes, single use and dead after 5 wrong guesses. It
+A code is 6 digits from ``secrets``, valid 10 minutes (or its purpose's validity), single use and dead after 5 wrong guesses. It
 is stored as an HMAC keyed with SECRET_KEY over purpose, destination, user and code, so a database
 leak reveals no codes and a code never works for another purpose, address or user. Sending is rate
 limited per destination (1/min, 5/h, 10/day: the carriers' own caps for SMS), in Flask-Limiter's
@@ -21,7 +21,6 @@ import math
 import re
 import secrets
 import unicodedata
-from datetime import timedelta
 
 from flask import current_app, has_request_context
 from flask_babel import force_locale, get_locale
@@ -39,7 +38,7 @@ from portal.verification import purposes
 from portal.verification.models import VerificationCode
 
 CODE_DIGITS = 6
-CODE_TTL = timedelta(minutes=10)
+CODE_TTL = purposes.DEFAULT_VALIDITY
 MAX_ATTEMPTS = 5
 # Operators may tighten or loosen these (limits' syntax, ";"-separated).
 DEFAULT_SEND_LIMITS = "1/minute;5/hour;10/day"
@@ -125,10 +124,11 @@ def _send_code(purpose: str, destination: str, user_id: int | None, locale: str,
         _take_send_allowance(destination, user_id if for_owner else None)
 
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
-    _store_code(purpose, destination, channel, user_id, _code_hash(purpose, destination, user_id, code))
+    ttl = purposes.validity(purpose)
+    _store_code(purpose, destination, channel, user_id, _code_hash(purpose, destination, user_id, code), ttl)
 
     site = current_app.config.get("SITE_NAME", "Portal")
-    minutes = int(CODE_TTL.total_seconds() // 60)
+    minutes = int(ttl.total_seconds() // 60)
     purpose_label = purposes.label(shown_as or purpose)
     if purpose_label:
         subject = _("%(site)s verification code for %(purpose)s", site=site, purpose=purpose_label)
@@ -221,10 +221,10 @@ def _code_hash(purpose: str, destination: str, user_id: int | None, code: str) -
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
-def _store_code(purpose, destination, channel, user_id, code_hash) -> None:
+def _store_code(purpose, destination, channel, user_id, code_hash, ttl) -> None:
     now = utcnow()
     values = dict(channel=channel, user_id=user_id, code_hash=code_hash, attempts=0,
-                  created_at=now, expires_at=now + CODE_TTL, used_at=None)
+                  created_at=now, expires_at=now + ttl, used_at=None)
     replace = (
         update(VerificationCode)
         .where(VerificationCode.purpose == purpose, VerificationCode.destination == destination,
