@@ -147,6 +147,9 @@ def primary_email(email_id: int):
     if form.validate_on_submit():
         try:
             if request.form.get("action") == "send":
+                if not context["needs_code"]:
+                    # No verified primary yet (an account signed up by phone): no code to send.
+                    return render_template("users/email_primary.html", form=form, **context)
                 contacts.send_primary_change_code(user)
                 return _sent(_("We sent a verification code to %(address)s.",
                                address=user.primary_email.address), "users/email_primary.html", form, **context)

@@ -139,11 +139,11 @@ def test_notices_reach_the_phone_only_user_by_sms(app, client, mailbox):
 def test_the_phone_only_user_adds_an_email_later(app, client, mailbox):
     verify_phone(client, mailbox)
     finish(client, "pat")
-    added = client.submit("/user/emails", {"address": "pat@example.com"})
+    added = client.submit("/user/emails", {"address": "phone.only@example.com"})
     assert added.status_code == 302
     user = user_named(app, "pat")
-    assert [e.address for e in user.emails] == ["pat@example.com"] and user.emails[0].is_primary
-    verified = client.submit(f"/user/emails/{user.emails[0].id}/verify", {"code": mailbox.last_code("pat@example.com")},
+    assert [e.address for e in user.emails] == ["phone.only@example.com"] and user.emails[0].is_primary
+    verified = client.submit(f"/user/emails/{user.emails[0].id}/verify", {"code": mailbox.last_code("phone.only@example.com")},
                              page="/user/emails")
     assert verified.status_code == 302
     assert user_named(app, "pat").primary_email.is_verified
@@ -196,3 +196,18 @@ def test_switched_off_sign_up_by_phone_is_refused_clearly(phone_sign_up_off, cli
 def test_english_pages(client, mailbox):
     html = client.get("/auth/sign-up/phone", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Sign up by phone" in html and "Send code" in html
+
+
+def test_the_phone_only_user_sets_a_password_later_with_a_code_to_the_phone(app, client, users, mailbox):
+    verify_phone(client, mailbox)
+    finish(client, "pat")
+    page = client.get("/user/password")
+    assert page.status_code == 200 and 'value="phone"' in page.get_data(as_text=True)
+    data = {"new_password": PASSWORD, "channel": "phone"}
+    sent = client.submit("/user/password", {**data, "action": "send"})
+    assert sent.status_code == 200, sent.get_data(as_text=True)
+    done = client.submit("/user/password", {**data, "code": mailbox.last_code(PHONE), "action": "confirm"})
+    assert done.status_code == 302, done.get_data(as_text=True)
+    assert has_password(app, "pat", PASSWORD)
+    sign_out(client)
+    users.sign_in(client, "pat", PASSWORD)
