@@ -111,6 +111,12 @@ def check_code(raw_phone: str, code: str, ip: str) -> CodeAccepted:
     try:
         check(PURPOSE, phone, (code or "").strip(), user_id=user.id if user else None)
     except InvalidCode:
+        if user is not None:
+            from portal.security_log import record
+
+            # The owner sees wrong codes in the security log, as wrong passwords.
+            record("sign_in_failed", user, details={"method": "sms_code"})
+            db.session.commit()
         _count_failure(phone, ip)
         raise wrong_code() from None
     except CodeError as exc:

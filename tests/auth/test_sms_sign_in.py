@@ -123,6 +123,11 @@ def test_wrong_expired_and_missing_codes_read_the_same(app, client, alice, mailb
     answers.add((response.status_code, SAME_WRONG_CODE in response.get_data(as_text=True)))
     assert answers == {(400, True)}
     assert not is_signed_in(client)
+    from portal.security_log.models import SecurityEvent
+
+    with app.app_context():
+        failed = db.session.scalars(db.select(SecurityEvent).filter_by(user_id=alice, kind="sign_in_failed")).all()
+        assert [event.details["method"] for event in failed] == ["sms_code", "sms_code"]
 
 
 def test_codes_to_one_phone_are_limited(client, alice, mailbox):
