@@ -211,3 +211,22 @@ def test_the_phone_only_user_sets_a_password_later_with_a_code_to_the_phone(app,
     assert has_password(app, "pat", PASSWORD)
     sign_out(client)
     users.sign_in(client, "pat", PASSWORD)
+
+
+def test_the_phone_only_user_is_invited_and_runs_an_organization(app, client, users, mailbox):
+    from portal.orgs import invitations
+    from portal.orgs import services as orgs
+
+    verify_phone(client, mailbox)
+    finish(client, "pat")
+    with app.test_request_context():
+        olivia = db.session.get(User, users.create("olivia"))
+        org = orgs.create_organization(olivia, "acme", "Acme Inc.")
+        # No email to tell them by: the navbar counts the invitation instead.
+        invitations.invite(org, olivia, "pat")
+    page = client.get("/orgs/invitations")
+    assert page.status_code == 200 and "Acme Inc." in page.get_data(as_text=True)
+    created = client.submit("/orgs/new", {"slug": "pats-shop", "name": "Pat's shop"})
+    assert created.status_code == 302, created.get_data(as_text=True)
+    for url in ("/orgs/pats-shop", "/orgs/pats-shop/members"):
+        assert client.get(url).status_code == 200, url
