@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from portal.auth import ratelimits
-from portal.auth.services import SignInError, finish_sign_in, too_many_attempts
+from portal.auth.services import SignInError, too_many_attempts
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.users import services as users
@@ -121,9 +121,8 @@ def check_code(raw_phone: str, code: str, ip: str) -> CodeAccepted:
         raise wrong_code() from None
     except CodeError as exc:
         raise SignInError(exc.message) from None
+    # The phone's owner is in: earlier wrong guesses no longer count against it.
     ratelimits.clear("sign_in_code_failed_phone", phone)
-    if user is not None:
-        user = finish_sign_in(user)
     return CodeAccepted(phone, user)
 
 

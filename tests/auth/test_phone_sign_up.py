@@ -230,3 +230,13 @@ def test_the_phone_only_user_is_invited_and_runs_an_organization(app, client, us
     assert created.status_code == 302, created.get_data(as_text=True)
     for url in ("/orgs/pats-shop", "/orgs/pats-shop/members"):
         assert client.get(url).status_code == 200, url
+
+
+def test_the_verified_phone_waits_only_a_few_minutes_for_the_username(app, client, mailbox):
+    verify_phone(client, mailbox)
+    with client.session_transaction() as session:
+        session["phone_sign_up"] = {**session["phone_sign_up"], "expires": 0}
+    page = client.get("/auth/sign-up/phone").get_data(as_text=True)
+    assert 'name="phone"' in page and 'name="username"' not in page
+    assert finish(client, "pat").status_code == 400
+    assert user_named(app, "pat") is None

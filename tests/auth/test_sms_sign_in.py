@@ -186,3 +186,29 @@ def test_two_factor_is_still_asked(app, client, alice, mailbox):
     done = client.submit("/auth/two-factor", {"code": authenticator.code(1)})
     assert done.status_code == 302 and done.headers["Location"] == "/user/emails"
     assert is_signed_in(client)
+
+
+def test_asking_for_codes_is_limited_per_ip(client, mailbox):
+    for n in range(10):
+        assert send_code(client, f"+86135001350{n:02d}").status_code == 200
+    refused = send_code(client, "+8613500135099")
+    assert refused.status_code == 400 and "尝试次数过多" in refused.get_data(as_text=True)
+    assert not mailbox.to("+8613500135099")
+
+
+def test_a_right_code_clears_the_wrong_guesses_of_the_phone(app, client, alice, mailbox):
+    app.config["VERIFICATION_SEND_LIMITS"] = "10/minute"
+    send_code(client, PHONE)
+    code = mailbox.last_code(PHONE)
+    wrong = f"{(int(code) + 1) % 1000000:06d}"
+    for attempt in range(4):
+        other = app.test_client()
+        other.environ_base["REMOTE_ADDR"] = f"198.51.100.{attempt + 1}"
+        assert enter_code(other, PHONE, wrong).status_code == 400
+    assert enter_code(client, PHONE, code).status_code == 302
+    # Nine more wrong guesses would have crossed the phone's limit of ten had the four still counted.
+    for attempt in range(9):
+        other = app.test_client()
+        other.environ_base["REMOTE_ADDR"] = f"198.51.100.{attempt + 50}"
+        answer = enter_code(other, PHONE, "000000" if code != "000000" else "111111")
+        assert "尝试次数过多" not in answer.get_data(as_text=True)
