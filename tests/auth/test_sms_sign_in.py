@@ -47,6 +47,8 @@ def test_the_sign_in_page_offers_both_ways(client):
     page = client.get("/auth/sign-in/sms").get_data(as_text=True)
     assert "验证码登录" in page and 'name="phone"' in page and 'name="csrf_token"' in page
     assert 'value="send"' in page and "js/users.js" in page and "<script>" not in page
+    # Third-party sign-in sits under both tabs.
+    assert 'action="/identities/github/sign-in"' in html and 'action="/identities/github/sign-in"' in page
 
 
 def test_sign_in_by_code(app, client, alice, mailbox):
