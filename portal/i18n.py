@@ -1,15 +1,72 @@
 """Language choice (zh-CN first, English too) and translation helpers."""
 from __future__ import annotations
 
+import re
+
+import flask_babel
 from babel import Locale
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import get_locale, gettext, lazy_gettext  # noqa: F401 - re-exported for the rooms
+from flask_babel import get_locale, get_translations
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from markupsafe import Markup
+from jinja2 import pass_context
 
 from portal import PACKAGE
 from portal.extensions import babel
 
 TRANSLATIONS_DIR = PACKAGE / "translations"
+
+# Chinese typography: a space between Chinese and Latin words (已绑定 GitHub 账户). The catalog
+# writes a placeholder straight against Chinese text when its value may be Chinese (已绑定%(provider)s
+# 账户), and formatting adds the space only when the value's edge is a Latin letter or digit, so the
+# same message gives 已绑定 GitHub 账户 and 已绑定微信账户 (tests/test_i18n.py checks the catalog).
+CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+LATIN = "A-Za-z0-9"
+_PLACEHOLDER = re.compile(r"%%|%\(\w+\)[#0 +-]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
+_START, _END = "\x02", "\x03"
+_GAP = re.compile(
+    f"(?<=[{CJK}])[{_START}{_END}]+(?=[{LATIN}])|(?<=[{LATIN}])[{_START}{_END}]+(?=[{CJK}])"
+)
+
+
+def spaced_format(text: str, variables: dict) -> str:
+    """text % variables, with a space wherever a substituted value meets Chinese with a Latin edge.
+
+    Markup stays Markup (its values are escaped as usual)."""
+    marked = _PLACEHOLDER.sub(lambda m: m[0] if m[0] == "%%" else f"{_START}{m[0]}{_END}", str(text))
+    if isinstance(text, Markup):
+        marked = Markup(marked)
+    result = _GAP.sub(" ", str(marked % variables)).replace(_START, "").replace(_END, "")
+    return Markup(result) if isinstance(text, Markup) else result
+
+
+def gettext(string: str, **variables) -> str:
+    """flask_babel.gettext with Chinese/Latin spacing around the substituted values."""
+    translated = flask_babel.gettext(string)
+    return spaced_format(translated, variables) if variables else translated
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    return LazyString(gettext, string, **variables)
+
+
+@pass_context
+def _template_gettext(context, string: str, **variables) -> str:
+    """The templates' _() and {% trans %}: Jinja's own newstyle gettext, spaced like gettext."""
+    translated = get_translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        translated = Markup(translated)
+    return spaced_format(translated, variables)
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("num", num)
+    translated = get_translations().ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        translated = Markup(translated)
+    return spaced_format(translated, variables)
 
 
 def locale_code() -> str:
@@ -58,5 +115,7 @@ def init_app(app) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(TRANSLATIONS_DIR),
     )
+    # After Flask-Babel installed Jinja's callables; _ resolves "gettext" at call time.
+    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
     app.jinja_env.globals["localized"] = localized
     app.jinja_env.globals["current_locale"] = locale_code

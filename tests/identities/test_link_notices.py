@@ -18,6 +18,6 @@ def test_linking_and_unlinking_send_notices_to_the_primary_email(member, mailbox
         address = db.session.get(User, _user_id).primary_email.address
     assert browser.link("github", "alice").status_code == 302
     linked = mailbox.notices(address)[-1]["body"]
-    assert "GitHub账户（Alice Wang）已绑定到您的账号" in linked
+    assert "GitHub 账户（Alice Wang）已绑定到您的账号" in linked
     assert browser.client.submit("/identities/github/unlink", page="/identities/").status_code == 302
-    assert "您账号绑定的GitHub账户已解绑。" in mailbox.notices(address)[-1]["body"]
+    assert "您账号绑定的 GitHub 账户已解绑。" in mailbox.notices(address)[-1]["body"]

@@ -10,7 +10,7 @@ from portal.identities.models import Identity, LinkedSubject
 from portal.plugins import hookimpl
 from portal.users.models import User
 
-FAILED = "绑定GitHub账户时本站出错"
+FAILED = "绑定 GitHub 账户时本站出错"
 
 
 class FailingLinkedHook:

@@ -36,7 +36,7 @@ def test_linking_a_second_account_of_the_same_provider_is_refused(app, member):
     assert browser.link("github", "alice").status_code == 302
     refused = browser.link("github", "bob")
     assert refused.status_code == 409
-    assert "已绑定了一个GitHub账户" in refused.get_data(as_text=True)
+    assert "已绑定了一个 GitHub 账户" in refused.get_data(as_text=True)
     assert identities_of(app, user_id) == {"github": ("5830001", "Alice Wang")}
 
 

@@ -68,7 +68,7 @@ def no_github_sign_up(portal_config):
 def test_operator_can_turn_off_sign_up_per_provider(no_github_sign_up, app, provider_browser):
     refused = provider_browser().sign_in("github", "alice")
     assert refused.status_code == 403
-    assert "没有用户绑定该GitHub账户" in refused.get_data(as_text=True)
+    assert "没有用户绑定该 GitHub 账户" in refused.get_data(as_text=True)
     assert all_users(app) == []
     assert provider_browser().sign_in("bitbucket", "alice").status_code == 302
 
