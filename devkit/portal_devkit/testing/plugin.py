@@ -21,13 +21,28 @@ import sqlalchemy as sa
 DEFAULT_PASSWORD = "correct horse battery staple"
 
 
+# The session's sandbox, once started, and how many messages it held when the current test began:
+# a test's mailbox shows only what arrived during that test, whatever earlier tests sent.
+_running_sandbox: list = []
+_messages_before_test = [0]
+
+
 @pytest.fixture(scope="session")
 def sandbox():
     from portal_devkit.sandbox import Sandbox
 
     running = Sandbox().start()
+    _running_sandbox.append(running)
     yield running
+    _running_sandbox.remove(running)
     running.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _messages_before_test[0] = (
+        len(_running_sandbox[0].state.get("mail", {}).get("messages", [])) if _running_sandbox else 0
+    )
 
 
 def _worker_database(url: str, worker: str) -> str:
@@ -174,7 +189,7 @@ def users(app):
 
 
 class Mailbox:
-    """What the sandbox's SMTP sink and SMS API received."""
+    """What the sandbox's SMTP sink and SMS API received since the test began."""
 
     CODE = re.compile(r"\b(\d{6})\b")
 
@@ -183,7 +198,7 @@ class Mailbox:
 
     @property
     def messages(self) -> list[dict]:
-        return list(self.sandbox.state.get("mail", {}).get("messages", []))
+        return list(self.sandbox.state.get("mail", {}).get("messages", []))[_messages_before_test[0]:]
 
     def to(self, destination: str) -> list[dict]:
         return [m for m in self.messages if m["to"] == destination]
