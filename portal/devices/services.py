@@ -46,8 +46,10 @@ def start(user, ip: str | None, user_agent: str | None, method: str) -> tuple[De
 
 
 def new_device_notice(row: DeviceSession):
-    return _l("Your account was signed in to from a new device or network: %(device)s, IP address %(ip)s.",
-              device=row.device, ip=row.ip or "-")
+    return _l(
+        "Someone signed in to your account from a new device or network: %(device)s, IP address %(ip)s.",
+        device=row.device, ip=row.ip or "-",
+    )
 
 
 def check(user_id: int, public_id: str) -> DeviceSession | None:

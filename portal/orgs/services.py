@@ -228,7 +228,8 @@ def change_role(org: Organization, actor: User, user_id: int, role: str) -> Memb
     if actor_role != "owner" and "owner" in (role, membership.role):
         _fail(_("Only owners can make someone an owner or change an owner's role."))
     if membership.role == role:
-        _fail(_("%(user)s is already %(role)s.", user=membership.user.username, role=role_label(role)))
+        _fail(_("%(user)s already has the role %(role)s.",
+                user=membership.user.username, role=role_label(role)))
     if membership.role == "owner" and _owner_count(org) <= 1:
         _fail(_("An organization needs at least one owner: make someone else an owner first."))
     record("member_role_changed", user_id=user_id, org_id=org.id, actor=actor,

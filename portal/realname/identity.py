@@ -44,11 +44,11 @@ def validate_name(raw: str | None) -> str:
     if not name:
         raise IdentityError(_("Enter your real name as on your ID card."), "name")
     if len(name) > NAME_MAX:
-        raise IdentityError(_("A name has at most %(max)d characters.", max=NAME_MAX), "name")
+        raise IdentityError(_("A name can have at most %(max)d characters.", max=NAME_MAX), "name")
     if len(name) < NAME_MIN:
-        raise IdentityError(_("A name has at least %(min)d characters.", min=NAME_MIN), "name")
+        raise IdentityError(_("A name needs at least %(min)d characters.", min=NAME_MIN), "name")
     if any(ch.isdigit() for ch in name):
-        raise IdentityError(_("A name has no digits."), "name")
+        raise IdentityError(_("A name cannot contain digits."), "name")
     if not (CHINESE_NAME.fullmatch(name) or LATIN_NAME.fullmatch(name)):
         raise IdentityError(
             _("Use Chinese characters (with · between the parts of a minority name) or Latin letters "

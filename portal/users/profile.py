@@ -53,7 +53,7 @@ def normalize_avatar_url(raw: str) -> str | None:
     if not text:
         return None
     if len(text) > AVATAR_URL_MAX_LENGTH:
-        raise ProfileError(_("The avatar link has at most 2048 characters."), "avatar_url")
+        raise ProfileError(_("The avatar link can have at most 2048 characters."), "avatar_url")
     if not text.isascii() or any(ord(c) < 33 or ord(c) == 127 for c in text):
         raise ProfileError(_("The avatar link may not contain spaces or special characters."), "avatar_url")
     try:
