@@ -3,6 +3,11 @@ consent pages, and see the WeChat bonus in the quota table exactly once."""
 import pytest
 
 PROVIDERS = ["github", "bitbucket", "coding", "wechat", "qq"]
+# A Latin provider name is spaced from the Chinese around it; a Chinese one is not.
+LINKED = {
+    "github": "已绑定 GitHub 账户。", "bitbucket": "已绑定 Bitbucket 账户。", "coding": "已绑定 CODING 账户。",
+    "wechat": "已绑定微信账户。", "qq": "已绑定 QQ 账户。",
+}
 
 
 def _row(page, provider):
@@ -35,6 +40,7 @@ def test_link_sign_in_with_and_unlink(person, users, provider):
     _consent(me.page)
     me.page.wait_for_url("**/identities/**")
     assert "未绑定" not in _row(me.page, provider).inner_text()
+    assert LINKED[provider] in me.page.locator("body").inner_text()
     me.snapshot(f"identities-{provider}")
 
     _sign_out(me.page)
