@@ -54,6 +54,21 @@ def start_session(user, method: str, remember: bool = False, keep_flashes: bool 
     stepup.mark_fresh()
     if new_device:
         send_notice(user, devices.new_device_notice(device_session))
+    _tell_of_invitations(user)
+
+
+def _tell_of_invitations(user) -> None:
+    """Invitations waiting for an answer are named at sign-in (the navbar's badge keeps counting)."""
+    from flask import flash
+    from flask_babel import ngettext
+
+    from portal.orgs.invitations import pending_count_for
+
+    waiting = pending_count_for(user)
+    if waiting:
+        flash(ngettext("%(num)d organization invitation waits for your answer under Invitations.",
+                       "%(num)d organization invitations wait for your answer under Invitations.", waiting),
+              "info")
 
 
 def end_session() -> None:

@@ -108,3 +108,22 @@ def test_an_invitation_never_grants_more_than_the_inviters_role_at_acceptance(ac
     services.change_role(org, owner, second.id, "admin")
     invitations.accept_invitation(invitation.id, carol)
     assert services.role_of(org, carol) == "admin"
+
+
+def test_an_invitee_is_told_of_waiting_invitations_when_signing_in(app, users):
+    """Bug caught: an invitee who missed the email and the navbar badge never heard of the invitation."""
+    with app.test_request_context():
+        owner = user(users, "olivia")
+        org = services.create_organization(owner, "acme", "Acme Inc.")
+        user(users, "bob", email="bob@example.com")
+        invitation_id = invitations.invite(org, owner, "bob@example.com").id
+    told = "1 organization invitation waits for your answer under Invitations."
+    client = app.test_client()
+    users.sign_in(client, "bob")
+    assert told in client.get("/user/profile").get_data(as_text=True)
+
+    with app.test_request_context():
+        invitations.decline_invitation(invitation_id, db.session.scalar(db.select(User).filter_by(username="bob")))
+    again = app.test_client()
+    users.sign_in(again, "bob")
+    assert "waits for your answer" not in again.get("/user/profile").get_data(as_text=True)
