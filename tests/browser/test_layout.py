@@ -1,5 +1,5 @@
-"""Every main page in zh-CN at a desktop width (1366 px) and a phone's (390 px): a screenshot of each
-goes to the artifacts folder (PORTAL_BROWSER_ARTIFACTS, else the test's tmp folder); on the phone no
+"""Every main page in zh-CN and in English at a desktop width (1366 px) and a phone's (390 px): a
+screenshot of each goes to the artifacts folder (PORTAL_BROWSER_ARTIFACTS, else the test's tmp folder); on the phone no
 page may scroll sideways and no button may break into a column of characters."""
 from __future__ import annotations
 
@@ -74,10 +74,13 @@ def _name(path: str) -> str:
     return re.sub(r"[^0-9a-z]+", "-", path.lower()).strip("-") or "home"
 
 
-def test_every_main_page_fits_a_phone_and_is_saved_at_both_widths(chromium, live_portal, world, artifacts):
+@pytest.mark.parametrize("language", ["zh-CN", "en-US"])
+def test_every_main_page_fits_a_phone_and_is_saved_at_both_widths(chromium, live_portal, world, artifacts,
+                                                                   language):
     overflowing, squeezed, errors, shots = [], [], [], 0
     for width_name, (width, height) in WIDTHS.items():
-        context = chromium.new_context(locale="zh-CN", base_url=live_portal,
+        width_name = f"{language}-{width_name}"
+        context = chromium.new_context(locale=language, base_url=live_portal,
                                        viewport={"width": width, "height": height})
         page = context.new_page()
         page.set_default_timeout(20_000)
@@ -94,7 +97,7 @@ def test_every_main_page_fits_a_phone_and_is_saved_at_both_widths(chromium, live
             seen += 1
             page.screenshot(path=str(artifacts / f"{width_name}-{seen:02d}-{label}.png"), full_page=True)
             shots += 1
-            if width_name == "phone":
+            if width_name.endswith("phone"):
                 wide = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
                 if wide[0] > wide[1]:
                     overflowing.append(f"{label} ({path}): {wide[0]} px wide in a {wide[1]} px window")
