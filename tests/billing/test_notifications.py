@@ -312,6 +312,7 @@ def test_each_outcome_gets_its_reply_its_record_and_its_alert(
         alert, = alerts
         assert number in alert.getMessage() and outcome in alert.getMessage()
         assert transaction_id in alert.getMessage() and channel in alert.getMessage()
+        assert f"{record['amount_fen']} fen" in alert.getMessage()
     else:
         assert alerts == []
     if outcome == "invalid":
@@ -392,3 +393,85 @@ def test_a_rejected_notification_is_recorded_with_its_reason_cut_to_the_column(a
         record = db.session.scalars(sa.select(PaymentNotification)).one()
         assert record.detail == ("bad signature " + "x" * 400)[:255]
         assert (record.channel, record.outcome) == ("alipay", "invalid")
+
+
+def _details(app):
+    from portal.billing.models import PaymentNotification
+    from portal.extensions import db
+
+    with app.app_context():
+        return [(row.channel, row.detail) for row in
+                db.session.scalars(sa.select(PaymentNotification).order_by(PaymentNotification.id))]
+
+
+def test_forged_notifications_are_recorded_up_to_the_limit_per_channel_and_per_sender(app, monkeypatch):
+    """Bug caught: the record limit keyed without the channel or without the sender: one forger's
+    flood would silence the records of every sender, or of every channel."""
+    from portal.billing import notifications
+    from portal.billing.channels import NotificationError
+
+    class Refusing(SlippingChannel):
+        def parse_notification(self, headers, body):
+            raise NotificationError("bad signature")
+
+    monkeypatch.setattr(notifications, "INVALID_RECORD_LIMIT", "2/minute")
+    with app.app_context():
+        for _ in range(3):
+            notifications.handle(Refusing("wechatpay", None), {}, b"{}", sender="192.0.2.10")
+        assert len(_details(app)) == 2
+        notifications.handle(Refusing("wechatpay", None), {}, b"{}", sender="192.0.2.11")
+        notifications.handle(Refusing("alipay", None), {}, b"a=1", sender="192.0.2.10")
+    assert [channel for channel, _ in _details(app)] == ["wechatpay", "wechatpay", "wechatpay", "alipay"]
+
+
+@pytest.mark.parametrize("notice_fields, body, reason", [
+    (("2026" + "0" * 20, "T1", 1000, True), b" " * (64 * 1024 + 1), "body larger than 65536 bytes"),
+    (("2026" + "0" * 61, "T1", 1000, True), b"{}", "order number or transaction id missing or too long"),
+    (("2026" + "0" * 20, "", 1000, True), b"{}", "a notice without its order number or transaction id"),
+])
+def test_each_refusal_of_the_core_is_recorded_with_its_own_reason(app, notice_fields, body, reason):
+    """Bug caught: a refusal recorded without its reason (or with another), leaving nothing to
+    investigate a plugin's slip or an absurd delivery with."""
+    from portal.billing import notifications
+    from portal.billing.channels import PaymentNotice
+
+    with app.app_context():
+        channel = SlippingChannel("wechatpay", PaymentNotice(*notice_fields))
+        assert notifications.handle(channel, {}, body, sender="192.0.2.3")[0] == "invalid"
+    assert _details(app) == [("wechatpay", reason)]
+
+
+def test_the_order_is_paid_at_the_channels_time_not_the_arrival(app, make_account):
+    """Bug caught: the channel's payment time dropped: a notification retried hours later dates the
+    payment at its arrival."""
+    from datetime import datetime
+
+    from portal.billing import notifications
+    from portal.billing.channels import PaymentNotice
+
+    account_id = make_account()
+    order_id, number = _open(app, account_id)
+    paid_at = datetime(2026, 12, 1, 8, 30, 0)
+    with app.app_context():
+        channel = SlippingChannel("wechatpay", PaymentNotice(number, "T-paid-at", 1000, True, paid_at))
+        assert notifications.handle(channel, {}, b"{}", sender="192.0.2.4")[0] == "credited"
+    from portal.billing.models import Order
+    from portal.extensions import db
+
+    with app.app_context():
+        assert db.session.get(Order, order_id).paid_at == paid_at
+
+
+def test_an_amount_that_is_not_an_integer_is_never_credited_nor_stored(app, make_account):
+    """Bug caught: a plugin's amount in yuan text ("10.00") stored in the fen column, or credited."""
+    from portal.billing import notifications
+    from portal.billing.channels import PaymentNotice
+
+    account_id = make_account()
+    order_id, number = _open(app, account_id)
+    with app.app_context():
+        channel = SlippingChannel("wechatpay", PaymentNotice(number, "T-text-amount", "10.00", True))
+        outcome, _ = notifications.handle(channel, {}, b"{}", sender="192.0.2.5")
+    assert outcome != "credited" and balance(app, account_id) == 0
+    record, = _records(app)
+    assert record["amount_fen"] is None and record["order_id"] == order_id
