@@ -74,6 +74,18 @@ def test_the_catalog_follows_chinese_typography():
     assert not found, _report(found)
 
 
+def test_the_catalog_addresses_people_as_nin():
+    """The UI addresses people as 您 throughout; a stray 你 reads as careless in a console."""
+    with CATALOG.open("rb") as po:
+        catalog = read_po(po, locale="zh_CN")
+    found = [
+        msgstr for message in catalog if message.id
+        for msgstr in ([message.string] if isinstance(message.string, str) else message.string)
+        if msgstr and "你" in msgstr
+    ]
+    assert not found, _report(found)
+
+
 def test_templates_hold_no_chinese_outside_comments():
     found = []
     for template in sorted([*(ROOT / "templates").rglob("*.html"), *(ROOT / "plugins").rglob("*.html")]):
