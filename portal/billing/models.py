@@ -6,11 +6,15 @@ account's entries, and ``portal.billing.ledger`` is the only code that writes ei
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.accounts.models import Account
 
 __all__ = ["LedgerEntry", "Order", "OrderAttempt", "PaymentNotification"]
 
@@ -86,6 +90,8 @@ class Order(db.Model):
     attempts: Mapped[list[OrderAttempt]] = relationship(
         back_populates="order", order_by="OrderAttempt.id", cascade="all, delete-orphan"
     )
+    # Read-only: balances change only through portal.billing.ledger.
+    account: Mapped[Account] = relationship(viewonly=True)
 
     @property
     def current_attempt(self) -> OrderAttempt | None:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from limits import parse_many
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from portal import ratelimits, timeutil
 from portal.accounts.models import Account
@@ -211,7 +212,15 @@ def start_recharge(account_id: int, channel: PaymentChannel, amount_fen: int,
 
 
 def attempt_by_out_trade_no(out_trade_no: str) -> OrderAttempt | None:
-    return db.session.scalar(sa.select(OrderAttempt).filter_by(out_trade_no=out_trade_no))
+    """The attempt, with its order and the order's account loaded by the same statement (a payment
+    notification then reads nothing more before it writes)."""
+    return db.session.scalar(
+        sa.select(OrderAttempt)
+        .join(OrderAttempt.order)
+        .join(Order.account)
+        .where(OrderAttempt.out_trade_no == out_trade_no)
+        .options(contains_eager(OrderAttempt.order).contains_eager(Order.account))
+    )
 
 
 def _transition(order_id: int, from_states: tuple[str, ...], to_state: str, **values) -> bool:
@@ -248,7 +257,7 @@ def apply_payment(order: Order, transaction_id: str, amount_fen: int, now: datet
             except ledger.AccountClosed:
                 db.session.rollback()
                 return _hold(order, paid, record)
-            _log_recharge(account_id, order)
+            _log_recharge(order)
             # The commit expires ``order``: it reloads when next read, so nothing is read back here,
             # after the money has moved.
             return _finish(CREDITED, record)
@@ -263,11 +272,11 @@ def apply_payment(order: Order, transaction_id: str, amount_fen: int, now: datet
     return _finish(CONFLICT, record)
 
 
-def _log_recharge(account_id: int, order: Order) -> None:
-    from portal.accounts.models import Account
+def _log_recharge(order: Order) -> None:
     from portal.security_log import SYSTEM, record as log_event
 
-    account = db.session.get(Account, account_id)
+    # Loaded with the order when a notification found it (attempt_by_out_trade_no).
+    account = order.account
     log_event("recharge_paid", user_id=account.user_id, org_id=account.org_id, actor_kind=SYSTEM,
               details={"amount_fen": order.amount_fen, "channel": order.channel, "order": order.id})
 
