@@ -11,7 +11,6 @@ from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.notices import send_notice
-from portal.timeutil import utcnow
 from portal.users import services as users
 from portal.users.models import User
 
@@ -106,11 +105,10 @@ def authenticate(login: str, password: str, ip: str) -> User:
 
 def finish_sign_in(user: User, password: str | None = None) -> User:
     """The first factor was right (the session starts in portal.auth.signins, after the second
-    factor when two-factor sign-in is on)."""
+    factor when two-factor sign-in is on, and records the sign-in in the same commit)."""
     if password is not None and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.last_sign_in_at = utcnow()
-    db.session.commit()
+        db.session.commit()
     return user
 
 

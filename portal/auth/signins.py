@@ -47,24 +47,30 @@ def start_session(user, method: str, remember: bool = False, keep_flashes: bool 
     user.last_sign_in_at = utcnow()
     record("sign_in", user, actor=user, details={"method": method, "device": device_session.device,
                                                  **(details or {})})
+    # Read before the commit expires them (each would cost a statement after it).
+    public_id = device_session.public_id
+    invitations = _waiting_invitations(user)
     db.session.commit()
-    user.device_session_id = device_session.public_id
+    user.device_session_id = public_id
     login_user(user, remember=remember)
     # Signing in proved who this is; the step-up is fresh.
     stepup.mark_fresh()
     if new_device:
         send_notice(user, devices.new_device_notice(device_session))
-    _tell_of_invitations(user)
+    _tell_of_invitations(invitations)
 
 
-def _tell_of_invitations(user) -> None:
+def _waiting_invitations(user) -> int:
+    from portal.orgs.invitations import pending_count_for
+
+    return pending_count_for(user)
+
+
+def _tell_of_invitations(waiting: int) -> None:
     """Invitations waiting for an answer are named at sign-in (the navbar's badge keeps counting)."""
     from flask import flash
     from flask_babel import ngettext
 
-    from portal.orgs.invitations import pending_count_for
-
-    waiting = pending_count_for(user)
     if waiting:
         flash(ngettext("%(num)d organization invitation waits for your answer under Invitations.",
                        "%(num)d organization invitations wait for your answer under Invitations.", waiting),

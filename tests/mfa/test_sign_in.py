@@ -19,13 +19,21 @@ def second_step(client, code):
     return client.submit("/auth/two-factor", {"code": code})
 
 
+def last_sign_in_at(app, alice):
+    with app.app_context():
+        return db.session.get(User, alice.user_id).last_sign_in_at
+
+
 def test_the_password_alone_does_not_sign_in(app, client, alice):
+    """Bug caught: the password step recorded as the account's last sign-in before the second factor."""
     response = sign_in_password(client, next="/user/emails")
     assert response.status_code == 302 and response.headers["Location"] == "/auth/two-factor"
     assert not is_signed_in(client)
+    assert last_sign_in_at(app, alice) is None
     done = second_step(client, alice.code())
     assert done.status_code == 302 and done.headers["Location"] == "/user/emails"
     assert is_signed_in(client)
+    assert last_sign_in_at(app, alice) is not None
     with app.app_context():
         event = db.session.scalars(db.select(SecurityEvent).filter_by(kind="sign_in")).one()
     assert event.details["method"] == "password" and event.details["second_factor"] == "totp"
