@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from portal.extensions import db
+from portal.users.models import User
 from portal_devkit.testing.plugin import DEFAULT_PASSWORD
 
 GENERIC_ERROR = "The username, email or phone number and the password do not match."
@@ -151,8 +153,6 @@ def test_signing_in_with_the_code_clears_the_accounts_failures(app, alice, mailb
     """Bug caught: the unlock not clearing the per-account counter: after proving it with a code,
     the owner needed a code again at every sign-in for the rest of the hour."""
     from portal.auth import services
-    from portal.extensions import db
-    from portal.users.models import User
 
     many_failures_from_everywhere(app)
     assert _authenticate(app, "alice", DEFAULT_PASSWORD, "203.0.113.40") == "code required"
@@ -186,8 +186,6 @@ def test_the_unlock_code_goes_to_the_verified_email_else_the_phone_else_nowhere(
     """Bugs caught: the unlock code sent to an unverified email (whoever typed it in gets the way
     in), or an account without any contact answered differently from a locked source."""
     from portal.auth import services
-    from portal.extensions import db
-    from portal.users.models import User
 
     verified = users.create("vera", email="vera@example.com")
     unverified = users.create("una", email="una@example.com", verified=False)
@@ -207,8 +205,6 @@ def test_the_unlock_code_goes_to_the_verified_email_else_the_phone_else_nowhere(
 def test_a_disabled_account_cannot_sign_in_with_a_code(app, alice, mailbox):
     """Bug caught: the unlock step not checking the account is still active."""
     from portal.auth import services
-    from portal.extensions import db
-    from portal.users.models import User
 
     with app.app_context():
         user = db.session.get(User, alice)
@@ -219,3 +215,85 @@ def test_a_disabled_account_cannot_sign_in_with_a_code(app, alice, mailbox):
             services.finish_unlock(alice, mailbox.last_code("alice@example.com"), "198.51.100.60")
         assert refused.value.message == services.invalid_credentials().message
         assert db.session.get(User, alice).last_sign_in_at is None
+
+
+def test_failures_for_one_unknown_login_do_not_refuse_another(app):
+    """Bug caught: the key of a login that names nobody built from nothing, so five wrong passwords
+    for any unknown login refused every other unknown login from that source, unlike known ones."""
+    for _ in range(5):
+        assert _authenticate(app, "ghost-one", "wrong password!", "198.51.100.120").startswith("refused")
+    assert _authenticate(app, " Ghost-One ", "wrong password!", "198.51.100.120") == "too many"
+
+    assert _authenticate(app, "ghost-two", "wrong password!", "198.51.100.120").startswith("refused")
+
+
+def test_a_wrong_password_is_in_the_owners_security_log(app, alice, users):
+    """Bug caught: a wrong password recorded for nobody, under another kind or without saying it
+    was a password: the owner could not see that someone is guessing."""
+    from portal.security_log.models import SecurityEvent
+
+    bob = users.create("bob", email="bob@example.com")
+    assert _authenticate(app, "alice", "wrong password!", "198.51.100.121").startswith("refused")
+    assert _authenticate(app, "nobody-at-all", "wrong password!", "198.51.100.121").startswith("refused")
+    with app.app_context():
+        events = db.session.scalars(db.select(SecurityEvent).order_by(SecurityEvent.id)).all()
+        assert [(e.kind, e.user_id, e.details) for e in events if e.kind.startswith("sign_in")] == [
+            ("sign_in_failed", alice, {"method": "password"})]
+        assert bob not in {e.user_id for e in events if e.kind == "sign_in_failed"}
+
+
+def test_signing_in_keeps_a_current_hash(app, alice):
+    """Bug caught: every sign-in hashing the password again (only a hash with old parameters is
+    upgraded): a needless write and a slower sign-in each time."""
+    with app.app_context():
+        before = db.session.get(User, alice).password_hash
+    assert _authenticate(app, "alice", DEFAULT_PASSWORD, "198.51.100.122") == "ok"
+    with app.app_context():
+        assert db.session.get(User, alice).password_hash == before
+
+
+def test_the_unlock_code_draws_on_the_owners_budget_not_on_strangers(app, alice, mailbox):
+    """Bug caught: the unlock code taken from the budget strangers share: anybody asking for a reset
+    code to the owner's address would keep the owner from getting the code that lets them in."""
+    from portal.auth import services
+
+    with app.app_context():
+        assert services.request_password_reset("alice@example.com", "198.51.100.123").retry_after == 0
+        again = services.request_password_reset("alice@example.com", "198.51.100.124")
+        assert again.retry_after > 0  # resting for everybody but the owner
+        sent = len(mailbox.to("alice@example.com"))
+        assert services.start_unlock(db.session.get(User, alice)) == "alice@example.com"
+    assert len(mailbox.to("alice@example.com")) == sent + 1
+
+
+def test_an_unlock_code_asked_again_at_once_gets_the_codes_own_answer(english, app, alice):
+    """Bug caught: the reason a code was refused (asked again too soon) dropped from the answer."""
+    from portal.auth import services
+
+    with app.app_context():
+        user = db.session.get(User, alice)
+        services.start_unlock(user)
+        with pytest.raises(services.SignInError) as resting:
+            services.start_unlock(user)
+    assert resting.value.message.startswith("Too many codes were requested. Please try again in ")
+
+
+@pytest.fixture
+def no_sms(english):
+    english["PLUGINS_DISABLED"] = ("aliyun_sms",)
+    return english
+
+
+def test_an_unlock_code_that_cannot_be_delivered_says_so(no_sms, app, users):
+    """Bug caught: the answer when the code could not go out lost or garbled (the owner would wait
+    for a code that never comes)."""
+    from portal.auth import services
+
+    pat = users.create("pat", email="pat@example.com", verified=False)
+    with app.app_context():
+        user = db.session.get(User, pat)
+        user.phone = "+8613800138002"
+        db.session.commit()
+        with pytest.raises(services.SignInError) as refused:
+            services.start_unlock(user)
+    assert refused.value.message == "The code could not be sent just now. Please try again later."

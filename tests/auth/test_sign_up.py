@@ -1,6 +1,8 @@
 """Signing up: the form, its clear errors, and that bad input creates nothing."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 import sqlalchemy as sa
 
@@ -136,10 +138,17 @@ def no_email_delivery(portal_config):
     return portal_config
 
 
-def test_a_code_that_cannot_be_delivered_does_not_undo_the_sign_up(no_email_delivery, app, client):
+def test_a_code_that_cannot_be_delivered_does_not_undo_the_sign_up(no_email_delivery, app, client, caplog):
+    """Also catches: the operator's warning without the new user or the reason."""
     client.get("/auth/sign-up")
-    response = sign_up(client)
+    with caplog.at_level(logging.WARNING, logger="portal.auth.services"):
+        response = sign_up(client)
     response = client.get(response.headers["Location"])
     assert response.status_code == 200
     assert "请在用户中心验证您的邮箱" in response.get_data(as_text=True)
     assert users_in_database(app) == 1
+    with app.app_context():
+        user_id = db.session.scalar(db.select(User.id))
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "portal.auth.services"]
+    assert warning.startswith(f"verification code for new user {user_id} not sent: ")
+    assert not warning.endswith(": None")
