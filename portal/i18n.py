@@ -34,6 +34,9 @@ def spaced_format(text: str, variables: dict) -> str:
     """text % variables, with a space wherever a substituted value meets Chinese with a Latin edge.
 
     Markup stays Markup (its values are escaped as usual)."""
+    if not variables and isinstance(text, str) and "%" not in text:
+        # Nothing to substitute (most of a page's messages): the text as it is.
+        return text
     marked = _PLACEHOLDER.sub(lambda m: m[0] if m[0] == "%%" else f"{_START}{m[0]}{_END}", str(text))
     if isinstance(text, Markup):
         marked = Markup(marked)

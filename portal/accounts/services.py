@@ -3,6 +3,10 @@
 Every user and every organization owns exactly one account; both start on the trial plan."""
 from __future__ import annotations
 
+import functools
+
+import sqlalchemy as sa
+
 from portal.accounts.models import Account
 from portal.accounts.plans import TRIAL
 from portal.extensions import db
@@ -31,22 +35,30 @@ def accounts_of(user) -> list[Account]:
 
 
 def _accounts_and_roles(user, invitations: bool = False) -> list[tuple]:
+    rows = db.session.execute(_accounts_and_roles_statement(invitations), {"user_id": user.id}).all()
+    return [(account, role or "owner", *rest) for account, role, *rest in rows]
+
+
+@functools.cache
+def _accounts_and_roles_statement(invitations: bool):
+    """Built once per process, the user a bind parameter: every page runs it, and building it cost
+    more than running it."""
     from portal.orgs.invitations import pending_count_query
     from portal.orgs.models import Membership, Organization
 
-    columns = [pending_count_query(user).scalar_subquery()] if invitations else []
-    rows = db.session.execute(
+    user_id = sa.bindparam("user_id")
+    columns = [pending_count_query(user_id).scalar_subquery()] if invitations else []
+    return (
         db.select(Account, Membership.role, *columns)
         .outerjoin(Organization, Organization.id == Account.org_id)
-        .outerjoin(Membership, (Membership.org_id == Organization.id) & (Membership.user_id == user.id))
+        .outerjoin(Membership, (Membership.org_id == Organization.id) & (Membership.user_id == user_id))
         .where(
-            (Account.user_id == user.id)
+            (Account.user_id == user_id)
             | (Membership.user_id.is_not(None) & Organization.deleted_at.is_(None))
         )
         .options(db.contains_eager(Account.org))
         .order_by(Account.user_id.is_(None), Organization.slug_key)
-    ).all()
-    return [(account, role or "owner", *rest) for account, role, *rest in rows]
+    )
 
 
 class RequestAccounts:

@@ -42,10 +42,11 @@ def _verified_keys(user) -> list[str]:
     ))
 
 
-def _addressed_to(user):
-    """The condition on Invitation rows meant for ``user``: by id, or by one of their verified emails."""
-    verified = db.select(Email.address_key).where(Email.user_id == user.id, Email.verified_at.is_not(None))
-    return db.or_(Invitation.invitee_id == user.id, Invitation.invitee_email.in_(verified.scalar_subquery()))
+def _addressed_to(user_id):
+    """The condition on Invitation rows meant for user ``user_id`` (an id, or a bind parameter standing
+    for one): by id, or by one of their verified emails."""
+    verified = db.select(Email.address_key).where(Email.user_id == user_id, Email.verified_at.is_not(None))
+    return db.or_(Invitation.invitee_id == user_id, Invitation.invitee_email.in_(verified.scalar_subquery()))
 
 
 def pending_invitations_for(user) -> list[Invitation]:
@@ -53,7 +54,7 @@ def pending_invitations_for(user) -> list[Invitation]:
         db.session.scalars(
             db.select(Invitation)
             .join(Organization, Organization.id == Invitation.org_id)
-            .where(_addressed_to(user), Invitation.state == "pending", Organization.deleted_at.is_(None))
+            .where(_addressed_to(user.id), Invitation.state == "pending", Organization.deleted_at.is_(None))
             .options(db.contains_eager(Invitation.org), db.joinedload(Invitation.inviter))
             .order_by(Invitation.id)
         )
@@ -62,16 +63,17 @@ def pending_invitations_for(user) -> list[Invitation]:
 
 def pending_count_for(user) -> int:
     """How many invitations wait for ``user``'s answer (the navbar's badge)."""
-    return db.session.scalar(pending_count_query(user))
+    return db.session.scalar(pending_count_query(user.id))
 
 
-def pending_count_query(user):
-    """The statement behind ``pending_count_for``, for callers that read it with other rows."""
+def pending_count_query(user_id):
+    """The statement behind ``pending_count_for``, for callers that read it with other rows
+    (``user_id``: an id, or a bind parameter standing for one)."""
     return (
         db.select(db.func.count())
         .select_from(Invitation)
         .join(Organization, Organization.id == Invitation.org_id)
-        .where(_addressed_to(user), Invitation.state == "pending", Organization.deleted_at.is_(None))
+        .where(_addressed_to(user_id), Invitation.state == "pending", Organization.deleted_at.is_(None))
         .correlate(None)
     )
 
