@@ -115,11 +115,10 @@ def run_while_holding(app, hold, other):
         thread.start()
         waiting.wait()
         if db.session.get_bind().dialect.name == "postgresql":
-            # Until the second transaction waits on a row lock, or has finished without one.
-            while thread.is_alive() and not db.session.scalar(
-                sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")
-            ):
+            # Until the second transaction waits for a lock this one holds, or has finished.
+            while thread.is_alive() and not db.session.scalar(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )):
                 thread.join(0.01)
         db.session.commit()
     thread.join()
