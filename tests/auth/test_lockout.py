@@ -166,8 +166,9 @@ def test_signing_in_with_the_code_clears_the_accounts_failures(app, alice, mailb
 
 
 def test_the_code_sign_in_is_limited_per_ip(app, alice):
-    """Bug caught: the per-IP limit of the code step removed: codes could be guessed from one
-    address over many accounts."""
+    """Bugs caught: the per-IP limit of the code step removed (codes could be guessed from one
+    address over many accounts) or counted for all addresses together (one address would refuse
+    everybody); a wrong code answered without the code's own message."""
     from portal.auth import ratelimits, services
 
     limit = int(ratelimits.LIMITS["sign_in_unlock_ip"].split("/")[0])
@@ -176,10 +177,13 @@ def test_the_code_sign_in_is_limited_per_ip(app, alice):
         for _ in range(limit):
             with pytest.raises(services.SignInError) as wrong:
                 services.finish_unlock(alice, "000000", "198.51.100.99")
-            assert wrong.value.message != too_many
+            assert wrong.value.message and wrong.value.message != too_many
         with pytest.raises(services.SignInError) as refused:
             services.finish_unlock(alice, "000000", "198.51.100.99")
         assert refused.value.message == too_many
+        with pytest.raises(services.SignInError) as elsewhere:
+            services.finish_unlock(alice, "000000", "198.51.100.98")
+        assert elsewhere.value.message and elsewhere.value.message != too_many
 
 
 def test_the_unlock_code_goes_to_the_verified_email_else_the_phone_else_nowhere(app, users, mailbox):
