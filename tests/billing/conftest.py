@@ -140,6 +140,12 @@ def ledger_ok(runner):
 
 
 @pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
 def clock(monkeypatch):
     """Moves the portal's clock forward: ``clock.advance(timedelta(days=1))``."""
     from portal import timeutil

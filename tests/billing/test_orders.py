@@ -7,12 +7,6 @@ from datetime import timedelta
 import pytest
 
 
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield
-
-
 def _order(account_id, amount_fen=5000, channel="wechatpay", now=None):
     from portal.billing import orders
 
@@ -30,7 +24,9 @@ def test_a_new_order_is_pending_for_one_day_with_a_fresh_out_trade_no(app, make_
     assert first.expires_at == now + timedelta(days=1)
     attempt = first.current_attempt
     assert attempt.channel_expires_at <= first.expires_at
-    assert len(attempt.out_trade_no) <= 32 and attempt.out_trade_no.isalnum()
+    # 24 characters: the day, then 16 random hex digits (fits WeChat's 32 and Alipay's 64).
+    assert len(attempt.out_trade_no) == 24 and attempt.out_trade_no.startswith(f"{now:%Y%m%d}")
+    assert attempt.out_trade_no.isalnum()
     assert attempt.out_trade_no != second.current_attempt.out_trade_no
 
 
@@ -265,7 +261,7 @@ def test_the_pending_order_limit_counts_only_this_accounts_pending_orders(app, m
     _order(mine)
     with pytest.raises(orders.TooManyPendingOrders) as refused:
         _order(mine)
-    assert refused.value.limit == 2
+    assert refused.value.limit == 2 and str(refused.value) == "at most 2 pending orders per account"
 
 
 def test_only_held_orders_are_listed_for_the_operator(app, make_account, ctx):
@@ -285,3 +281,51 @@ def test_only_held_orders_are_listed_for_the_operator(app, make_account, ctx):
     assert (held.state, held.transaction_id) == ("held", "T-held")
     assert [o.id for o in orders.held()] == [held.id]
     assert pending.state == "pending"
+
+
+@pytest.mark.parametrize("amount", [0, -100, 1.5, 5000.0, "5000", True, None])
+def test_an_order_is_opened_only_for_a_positive_integer_of_fen(app, make_account, ctx, amount):
+    """Bugs caught: the amount check with ``and`` (a float or text amount opened), or off by one
+    (an order of 0 fen opened, one of 1 fen refused)."""
+    account_id = make_account()
+    with pytest.raises(ValueError, match="positive integer of fen"):
+        _order(account_id, amount)
+    assert _order(account_id, 1).amount_fen == 1
+
+
+def test_expiring_or_closing_an_order_records_when_it_ended(app, make_account, ctx):
+    """Bug caught: ``ended_at`` not stored, or stored as the clock's time instead of the caller's."""
+    from portal.billing import orders
+    from portal.timeutil import utcnow
+
+    account_id = make_account()
+    expired, closed = _order(account_id), _order(account_id)
+    then = utcnow().replace(microsecond=0) - timedelta(hours=1)
+
+    assert orders.expire(expired, then) and orders.close(closed, then)
+
+    assert (expired.ended_at, closed.ended_at) == (then, then)
+
+
+def test_a_payment_without_a_channel_time_is_paid_at_the_callers_time(app, make_account, ctx):
+    """Bug caught: the caller's ``now`` ignored for the clock's when the channel gave no time."""
+    from portal.billing import orders
+    from portal.timeutil import utcnow
+
+    order = _order(make_account())
+    then = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+
+    assert orders.apply_payment(order, "T1", 5000, then) == orders.CREDITED
+    assert order.paid_at == then
+
+
+def test_history_pages_hold_twenty_orders_by_default(app, make_account, ctx):
+    """Bug caught: the default page size changed: a page one order longer (or shorter) than the
+    page links expect."""
+    from portal.billing import orders
+
+    app.config["RECHARGE_MAX_PENDING_ORDERS"] = 30
+    account_id = make_account()
+    ids = [_order(account_id, 100 + i).id for i in range(21)]
+
+    assert [o.id for o in orders.history(account_id)] == ids[:0:-1]
