@@ -55,6 +55,28 @@ def test_a_weak_password_gets_the_policy_answer_for_a_contact_of_nobody_too(app)
     assert not isinstance(refused.value, services.SignInError)
 
 
+def test_every_problem_of_the_new_password_is_told_one_after_another(english, app):
+    """Bug caught: the password's problems run together (or joined by junk) when there are several."""
+    from portal import passwords
+    from portal.auth import services
+
+    with app.app_context():
+        problems = passwords.password_problems("1234")
+        with pytest.raises(ValueError) as refused:
+            services.reset_password("nobody@example.com", "123456", "1234", "198.51.100.44")
+    assert len(problems) == 2 and str(refused.value) == f"{problems[0]} {problems[1]}"
+
+
+def test_a_reset_for_a_contact_of_nobody_gets_the_wrong_code_answer(english, app):
+    """Bug caught: the answer for a contact no account uses garbled or empty (the only answer the
+    visitor gets, the same as for a wrong code)."""
+    from portal.auth import services
+
+    with app.app_context(), pytest.raises(services.SignInError) as refused:
+        services.reset_password("nobody@example.com", "123456", NEW_PASSWORD, "198.51.100.45")
+    assert refused.value.message == "The code is wrong or has expired. Ask for a new one."
+
+
 def test_a_wrong_reset_code_gets_the_codes_own_message(english, app, users, mailbox):
     """Bug caught: the code's own message (incorrect, expired, used up) replaced by the generic one,
     so the owner is never told that the code died after too many tries."""
