@@ -73,6 +73,27 @@ def test_figures_are_fresh_when_the_session_already_holds_the_usage_rows(app, ac
         assert len(held) == 3
 
 
+def reserve_in_another_request(app, account_id):
+    with app.app_context():
+        quotas.use(account_id, "projects", 2)
+        db.session.commit()
+        db.session.remove()
+
+
+def test_the_quota_table_shows_a_change_another_request_made_meanwhile(app, account_id):
+    """Bug caught: the quota table built from the usage rows the session already held: a reservation
+    committed meanwhile by another request did not show."""
+    with app.app_context():
+        quotas.ensure_rows(account_id)
+        db.session.commit()
+        held = db.session.scalars(sa.select(QuotaUsage).filter_by(account_id=account_id)).all()
+        elsewhere = threading.Thread(target=reserve_in_another_request, args=(app, account_id))
+        elsewhere.start()
+        elsewhere.join()
+        rows = {r.resource.key: r.used for r in quotas.quota_table(db.session.get(Account, account_id))}
+        assert rows["projects"] == 2 and len(held) == 3
+
+
 REFUSALS = [
     (lambda a: quotas.use(a, "projects", 2), "项目配额不足：剩余 1，需要 2。"),
     (lambda a: quotas.release(a, "services", 2), "无法释放 2 个服务实例：当前只使用了 0 个。"),

@@ -44,6 +44,25 @@ def test_core_and_plugin_resources(app):
         assert [r.key for r in quotas.resources()] == ["projects", "containers", "services", "gpus"]
 
 
+class StoragePlugin:
+    @hookimpl
+    def portal_quota_resources(self):
+        return [Resource("buckets", "Buckets"), Resource("projects", "Plugin projects")]
+
+
+def test_every_plugin_resource_is_offered_and_none_replaces_a_core_one(portal_config):
+    """Bug caught: plugin resources gathered under one key: only the first plugin's first resource
+    offered, and the others silently without a quota."""
+    from portal import create_app
+
+    app = create_app(dict(portal_config, PLUGINS_EXTRA=[GpuPlugin(), StoragePlugin()]))
+    with app.app_context():
+        found = quotas.resources()
+        assert [r.key for r in found][:3] == ["projects", "containers", "services"]
+        assert sorted(r.key for r in found[3:]) == ["buckets", "gpus"]
+        assert found[0] is quotas.CORE_RESOURCES[0]
+
+
 def test_a_new_account_has_the_trial_quota(app, account_id):
     with app.app_context():
         assert table(account_id) == {
