@@ -47,6 +47,21 @@ def test_sign_up_creates_the_user_signs_them_in_and_sends_the_email_code(app, cl
         assert db.session.scalar(sa.select(Account).where(Account.user_id == user.id)) is not None
 
 
+def test_the_sign_up_code_says_it_is_for_signing_up(app, client, mailbox):
+    """Bug caught: the first code after signing up named as one for binding an email (or for
+    nothing): a new user could take it for someone else's doing."""
+    from flask_babel import force_locale
+
+    from portal.verification import purposes
+
+    sign_up(client)
+    message = mailbox.to("alice@example.com")[-1]
+    with app.test_request_context(), force_locale(app.config["BABEL_DEFAULT_LOCALE"]):
+        signing_up, binding = purposes.label("sign_up"), purposes.label("verify_email")
+    assert signing_up in message["subject"] + message["body"]
+    assert binding not in message["subject"] + message["body"]
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [
