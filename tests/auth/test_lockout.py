@@ -13,12 +13,6 @@ TOO_MANY = "Too many attempts"
 
 
 @pytest.fixture
-def english(portal_config):
-    portal_config["BABEL_DEFAULT_LOCALE"] = "en"
-    return portal_config
-
-
-@pytest.fixture
 def alice(english, users):
     return users.create("alice", email="alice@example.com")
 

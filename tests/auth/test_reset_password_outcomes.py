@@ -15,12 +15,6 @@ PHONE = "+8613800138000"
 
 
 @pytest.fixture
-def english(portal_config):
-    portal_config["BABEL_DEFAULT_LOCALE"] = "en"
-    return portal_config
-
-
-@pytest.fixture
 def no_sms(portal_config):
     portal_config["PLUGINS_DISABLED"] = ("aliyun_sms",)
     return portal_config

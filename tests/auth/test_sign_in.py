@@ -20,12 +20,6 @@ def sign_in(client, login, password=DEFAULT_PASSWORD, **extra):
 
 
 @pytest.fixture
-def english(portal_config):
-    portal_config["BABEL_DEFAULT_LOCALE"] = "en"
-    return portal_config
-
-
-@pytest.fixture
 def alice(users):
     return users.create("alice", email="alice@example.com")
 

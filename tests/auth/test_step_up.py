@@ -15,12 +15,6 @@ EN = {"Accept-Language": "en"}
 
 
 @pytest.fixture
-def english(portal_config):
-    portal_config["BABEL_DEFAULT_LOCALE"] = "en"
-    return portal_config
-
-
-@pytest.fixture
 def alice(english, app, users):
     """Alice, signed in, her step-up gone stale (as 5 minutes after signing in)."""
     client, user_id = users.signed_in_client("alice")
