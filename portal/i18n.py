@@ -54,10 +54,20 @@ def lazy_gettext(string: str, **variables) -> LazyString:
     return LazyString(gettext, string, **variables)
 
 
+# A page's ~60 messages are looked up in the catalog that was current when its render started:
+# Flask-Babel finds the current catalog through three context look-ups per message, a tenth of a
+# page's time. One render speaks one language (a notice rendered under force_locale starts its own).
+RENDER_TRANSLATIONS = "_portal_translations"
+
+
+def _render_translations(context):
+    return context.get(RENDER_TRANSLATIONS) or get_translations()
+
+
 @pass_context
 def _template_gettext(context, string: str, **variables) -> str:
     """The templates' _() and {% trans %}: Jinja's own newstyle gettext, spaced like gettext."""
-    translated = get_translations().ugettext(string)
+    translated = _render_translations(context).ugettext(string)
     if context.eval_ctx.autoescape:
         translated = Markup(translated)
     return spaced_format(translated, variables)
@@ -66,7 +76,7 @@ def _template_gettext(context, string: str, **variables) -> str:
 @pass_context
 def _template_ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
     variables.setdefault("num", num)
-    translated = get_translations().ungettext(singular, plural, num)
+    translated = _render_translations(context).ungettext(singular, plural, num)
     if context.eval_ctx.autoescape:
         translated = Markup(translated)
     return spaced_format(translated, variables)
@@ -120,5 +130,6 @@ def init_app(app) -> None:
     )
     # After Flask-Babel installed Jinja's callables; _ resolves "gettext" at call time.
     app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
+    app.context_processor(lambda: {RENDER_TRANSLATIONS: get_translations()})
     app.jinja_env.globals["localized"] = localized
     app.jinja_env.globals["current_locale"] = locale_code
