@@ -89,13 +89,21 @@ ORG_PAGES = frozenset(e for tab in ORG_TABS if not tab.account_tab for e in (tab
 
 def tabs(app) -> list[Tab]:
     """The user center's tabs the app has (core and plugins'), in order."""
-    extra = [tab for tabs in hook(app).portal_user_center_tabs() for tab in tabs or ()]
-    return _available(app, CORE_TABS + extra)
+    return _available(app, _core_and_plugin_tabs(app))
+
+
+def _core_and_plugin_tabs(app) -> list[Tab]:
+    # Plugins are registered when the app is built: their tabs are asked for once, not on every page.
+    known = app.extensions.get("portal.user_center_tabs")
+    if known is None:
+        extra = [tab for tabs in hook(app).portal_user_center_tabs() for tab in tabs or ()]
+        known = app.extensions["portal.user_center_tabs"] = CORE_TABS + extra
+    return known
 
 
 def _available(app, candidates) -> list[Tab]:
-    known = set(app.view_functions)
-    shown = (t for t in candidates if t.endpoint in known and (not t.setting or app.config.get(t.setting)))
+    shown = (t for t in candidates
+             if t.endpoint in app.view_functions and (not t.setting or app.config.get(t.setting)))
     return sorted(shown, key=lambda t: t.order)
 
 
