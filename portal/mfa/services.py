@@ -4,7 +4,8 @@ Two-factor sign-in is on while the user has a confirmed authenticator app. Then 
 (password, the lockout code, a third-party provider) and every step-up asks for the second factor:
 a code from the app, one of the recovery codes, or a passkey the user registered.
 
-Turning it on needs a verified primary email (the account can then still be recovered by support);
+Turning it on needs a verified primary email or a bound phone: the contact through which support
+recovers the account if the authenticator is lost (phone-only users have no email);
 turning it off needs a fresh step-up - which itself asks for the second factor - and sends a notice.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ from portal.notices import send_notice
 from portal.security_log import record, record_operator_action
 
 TOTP, RECOVERY, PASSKEY = "totp", "recovery", "passkey"
+NO_RECOVERY_CONTACT = _l("Verify an email address or bind a phone first: it is how support recovers your "
+                         "account if you lose your authenticator.")
 
 
 def is_enabled(user) -> bool:
@@ -31,7 +34,8 @@ def is_enabled(user) -> bool:
 
 def can_enable(user) -> bool:
     primary = user.primary_email
-    return primary is not None and primary.is_verified
+    has_email = primary is not None and primary.is_verified
+    return has_email or bool(user.phone and user.phone_verified_at)
 
 
 def start_enrolment(user) -> str:
@@ -39,8 +43,7 @@ def start_enrolment(user) -> str:
     if is_enabled(user):
         raise SecondFactorError(_("Two-factor sign-in is already on."))
     if not can_enable(user):
-        raise SecondFactorError(_("Verify your primary email address first: it is how your account is "
-                                  "recovered if you lose your authenticator."))
+        raise SecondFactorError(str(NO_RECOVERY_CONTACT))
     return totp.start_enrolment(user)
 
 
@@ -51,7 +54,7 @@ def confirm_enrolment(user, nonce: str | None, code: str) -> list[str]:
     if row is None:
         raise SecondFactorError(_("This set-up has expired or was started elsewhere. Start again."))
     if not can_enable(user):
-        raise SecondFactorError(_("Verify your primary email address first."))
+        raise SecondFactorError(str(NO_RECOVERY_CONTACT))
     totp.confirm_enrolment(row, code)
     codes = recovery.generate(user.id)
     record("mfa_enabled", user, details={"method": TOTP})

@@ -1,5 +1,5 @@
 """Enrolling an authenticator app: QR code and secret, the first code confirms it, the secret is
-encrypted at rest, recovery codes are shown once; only with a verified primary email."""
+encrypted at rest, recovery codes are shown once; only with a verified email or a bound phone."""
 from __future__ import annotations
 
 import re
@@ -67,15 +67,30 @@ def test_enrolment_cannot_be_finished_in_another_session(app, users):
         assert db.session.scalar(db.select(TotpAuthenticator.confirmed_at).filter_by(user_id=user_id)) is None
 
 
-def test_enrolment_needs_a_verified_primary_email(app, users):
+def test_enrolment_needs_a_verified_email_or_a_phone(app, users):
     user_id = users.create("bob", verified=False)
     client = app.test_client()
     users.sign_in(client, "bob")
-    assert "Verify your primary email address first" in client.get("/user/two-factor").get_data(as_text=True)
+    assert "Verify an email address or bind a phone first" in client.get("/user/two-factor").get_data(as_text=True)
     response = start(client)
     assert response.headers["Location"] == "/user/two-factor"
     with app.app_context():
         assert db.session.scalar(db.select(TotpAuthenticator).filter_by(user_id=user_id)) is None
+
+
+def test_a_phone_only_user_turns_it_on_and_is_told_by_sms(app, users, mailbox):
+    """Bug caught: people who signed up by phone (no email at all) could never turn two-factor on."""
+    from portal.users.services import register_phone_user
+
+    with app.app_context():
+        user_id = register_phone_user("carol", "+8613800138011", "correct horse battery staple").id
+    client = app.test_client()
+    users.sign_in(client, "carol", "correct horse battery staple")
+    assert "Set up an authenticator app" in client.get("/user/two-factor").get_data(as_text=True)
+    assert start(client).headers["Location"] == "/user/two-factor/totp"
+    done = client.submit("/user/two-factor/totp", {"code": Authenticator(secret_of(app, user_id)).code()})
+    assert done.status_code == 200 and "recovery-codes.txt" in done.get_data(as_text=True)
+    assert "Two-factor sign-in was turned on" in mailbox.notices("+8613800138011")[-1]["body"]
 
 
 def test_starting_the_enrolment_needs_a_fresh_step_up(app, users):
