@@ -244,3 +244,24 @@ def test_every_page_renders_in_both_languages(app, users, locale):
             assert not untranslated, f"{url} shows English: {untranslated}"
         else:
             assert not CJK.search(text), f"{url} shows Chinese in English: {CJK.findall(text)[:20]}"
+
+
+def test_messages_follow_a_language_forced_inside_a_request(app):
+    """Bug caught: a catalog remembered for the request (not for the language) would write a notice
+    to an English-speaking user in the Chinese of the request that triggered it, or the reverse."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from portal.i18n import gettext
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Emails") == "邮箱"
+        with force_locale("en"):
+            assert gettext("Emails") == "Emails"
+            assert render_template_string("{{ _('Emails') }}") == "Emails"
+        assert gettext("Emails") == "邮箱"
+        assert render_template_string("{{ _('Emails') }}") == "邮箱"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert gettext("Emails") == "Emails"
+        with force_locale("zh_CN"):
+            assert gettext("Emails") == "邮箱"
