@@ -20,6 +20,7 @@ from portal.accounts.services import open_org_account
 from portal.extensions import db
 from portal.security_log import record
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.orgs.models import DESCRIPTION_MAX, ROLES, Invitation, Membership, Organization
 from portal.timeutil import utcnow
 from portal.users.models import User
@@ -331,5 +332,10 @@ def _close_pending_orders(org: Organization) -> None:
                     "try again later.", order=order.id))
 
 
+ROLE_LABELS = {"owner": _l("Owner"), "admin": _l("Admin"), "member": _l("Member")}
+
+
 def role_label(role: str) -> str:
-    return {"owner": _("Owner"), "admin": _("Admin"), "member": _("Member")}.get(role, role)
+    # Lazy labels: one translation per call (the switcher and member lists call it once a row).
+    label = ROLE_LABELS.get(role)
+    return str(label) if label is not None else role
