@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from portal.extensions import db
 from portal.verification.services import RateLimited, send_code
 
 
@@ -85,3 +86,54 @@ def test_the_limits_live_in_the_configured_storage(portal_config):
     # A second worker (a new app with a new connection; memory:// would start from zero):
     with pytest.raises(RateLimited):
         _send(create_app(dict(portal_config, RATELIMIT_STORAGE_URI=url)), destination)
+
+
+def test_an_allowance_taken_for_an_address_counts_for_that_address_alone(app):
+    """take_send_allowance: answers that must not show whether an address has an account count a send
+    for every address they are asked about; the count is the address's own."""
+    from portal.verification.services import take_send_allowance
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        take_send_allowance("Olga@Example.com")
+    with pytest.raises(RateLimited):
+        _send(app, "olga@example.com", ip="198.51.100.7")
+    _send(app, "pia@example.com", ip="198.51.100.7")
+
+
+def test_a_stranger_asking_for_a_users_code_draws_on_everybody_elses_budget(app, users, mailbox):
+    """Bug caught: an anonymous request passing as the owner: a stranger would spend the owner's own
+    budget and lock them out of their codes."""
+    from flask_login import login_user
+
+    from portal.users.models import User
+
+    user_id = users.create("quinn")
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        send_code("change_password", "quinn@example.com", user_id=user_id)
+    with pytest.raises(RateLimited):
+        with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.11"}):
+            send_code("change_password", "quinn@example.com", user_id=user_id)
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.12"}):
+        login_user(db.session.get(User, user_id))
+        send_code("change_password", "quinn@example.com", user_id=user_id)
+    assert len(mailbox.to("quinn@example.com")) == 2
+
+
+def test_a_code_sent_by_a_job_draws_on_everybody_elses_budget(app, users):
+    """Outside a request nobody is signed in: a job's send is not the owner's own."""
+    user_id = users.create("rosa")
+    with app.app_context():
+        send_code("change_password", "rosa@example.com", user_id=user_id)
+    with pytest.raises(RateLimited):
+        _send(app, "rosa@example.com", ip="198.51.100.7")
+
+
+@pytest.mark.parametrize("retry_after, said", [
+    (90, "请 90 秒后再试"), (91, "请 2 分钟后再试"), (3000, "请 50 分钟后再试"), (3001, "请 51 分钟后再试"),
+])
+def test_the_wait_is_said_in_seconds_up_to_ninety_then_in_whole_minutes_rounded_up(app, retry_after, said):
+    from portal.verification.services import _rate_limited
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        refusal = _rate_limited(retry_after)
+    assert said in refusal.message and refusal.retry_after == retry_after
