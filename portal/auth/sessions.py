@@ -9,8 +9,10 @@ session version instead. The remember-me cookie gets the session cookie's harden
 name when Secure, HttpOnly, SameSite=Lax, path /), and authenticated pages are never cached."""
 from __future__ import annotations
 
+import functools
 import re
 
+import sqlalchemy as sa
 from flask import g
 
 from portal.extensions import db, login_manager
@@ -28,22 +30,14 @@ def _number(text: str) -> int | None:
 
 
 def load_user(token: str):
-    from portal.users.models import User
-
-    from portal.devices import services as devices
-
     parts = (token or "").split(":")
     if len(parts) != 3 or not _DEVICE_SESSION_ID.fullmatch(parts[2]):
         return None
     user_id, version = _number(parts[0]), _number(parts[1])
     if user_id is None or version is None:
         return None
-    # One round trip: the user, their emails (the navbar shows the primary one) and the device session.
-    row = db.session.execute(
-        devices.live_session_query(user_id, parts[2]).add_columns(User)
-        .join(User, User.id == devices.DeviceSession.user_id)
-        .options(db.joinedload(User.emails))
-    ).unique().first()
+    row = db.session.execute(_session_user_statement(),
+                             {"user_id": user_id, "public_id": parts[2]}).unique().first()
     if row is None:
         return None
     device_session, user = row
@@ -52,6 +46,21 @@ def load_user(token: str):
     user.device_session_id = device_session.public_id
     g.portal_device_session = device_session
     return user
+
+
+@functools.cache
+def _session_user_statement():
+    """One round trip: the device session, its user and their emails (the navbar shows the primary
+    one). Built once per process, the ids bind parameters: every signed-in request runs it, and
+    building it cost more than running it."""
+    from portal.devices import services as devices
+    from portal.users.models import User
+
+    return (
+        devices.live_session_query(sa.bindparam("user_id"), sa.bindparam("public_id")).add_columns(User)
+        .join(User, User.id == devices.DeviceSession.user_id)
+        .options(db.joinedload(User.emails))
+    )
 
 
 def remember_cookie_name(config) -> str:
