@@ -344,3 +344,30 @@ def test_a_sign_in_code_expires_sooner(app, mailbox):
         send_code("sign_in", "+8613800138000")
         row = db.session.scalar(db.select(VerificationCode).filter_by(purpose="sign_in"))
         assert row.expires_at - row.created_at == timedelta(minutes=5)
+
+
+def test_a_message_may_name_another_purpose_than_the_codes_own(app, mailbox):
+    """The email code of a sign-up is stored for binding the email but named for signing up."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        send_code("verify_email", "una@example.com", shown_as="sign_up")
+        check_code("verify_email", "una@example.com", mailbox.last_code("una@example.com"))
+    assert "signing up" in mailbox.to("una@example.com")[-1]["subject"]
+
+
+def test_messages_carry_the_sites_name(app, mailbox):
+    app.config["SITE_NAME"] = "Acme Cloud"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        send_code("verify_email", "vera@example.com")
+    message = mailbox.to("vera@example.com")[-1]
+    assert message["subject"].startswith("Acme Cloud verification code") and "Your Acme Cloud" in message["body"]
+
+
+def test_codes_are_drawn_from_all_a_million_values(app, mailbox):
+    """Bug caught: a code drawn from a few values (10 * 6 instead of 10 ** 6): anyone could guess it."""
+    codes = []
+    for n in range(20):
+        with app.test_request_context():
+            send_code("verify_email", f"w{n}@example.com")
+        codes.append(int(mailbox.last_code(f"w{n}@example.com")))
+    # Twenty draws all below 1,000 happen with probability 10^-60 when every value is possible.
+    assert max(codes) >= 1000 and len(set(codes)) > 1

@@ -137,3 +137,12 @@ def test_the_wait_is_said_in_seconds_up_to_ninety_then_in_whole_minutes_rounded_
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         refusal = _rate_limited(retry_after)
     assert said in refusal.message and refusal.retry_after == retry_after
+
+
+def test_a_send_whose_allowance_was_taken_is_not_counted_twice(app, mailbox):
+    from portal.verification.services import take_send_allowance
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"}):
+        take_send_allowance("xena@example.com")
+        send_code("reset_password", "xena@example.com", allowance_taken=True)
+    assert mailbox.to("xena@example.com")
