@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -113,17 +114,32 @@ def every_line(account_id: int, filters: Filters, batch: int = 500) -> Iterator[
 
 
 def _lines(account_id: int, filters: Filters, after: tuple | None, limit: int) -> list[Line]:
-    parts = [part for part in (_entries(account_id, filters, after, limit),
-                               _orders(account_id, filters, after, limit)) if part is not None]
-    if not parts:
+    since, until = _utc_bounds(filters)
+    # Only how the cursor's source compares with each part's matters to the statement's shape.
+    after_source = None if after is None else max(ORDER - 1, min(after[1], ENTRY + 1))
+    statement = _statement(filters.kind, filters.state, since is not None, until is not None, after_source)
+    if statement is None:
         return []
+    values = {"account_id": account_id, "limit": limit, "since": since, "until": until,
+              "after_at": after[0] if after else None, "after_id": after[2] if after else None}
+    return [Line(**row._mapping) for row in db.session.execute(statement, values)]
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(kind: str | None, state: str | None, since: bool, until: bool, after_source: int | None):
+    """The statement of one shape of filters, built once per process with the account, the dates,
+    the cursor and the limit as bind parameters: building it cost more than running it."""
+    window = (since, until, after_source)
+    parts = [part for part in (_entries(kind, state, window), _orders(kind, state, window)) if part is not None]
+    if not parts:
+        return None
     union = sa.union_all(*(sa.select(part.subquery()) for part in parts)).subquery()
-    query = sa.select(union).order_by(union.c.at.desc(), union.c.source.desc(), union.c.id.desc()).limit(limit)
-    return [Line(**row._mapping) for row in db.session.execute(query)]
+    return (sa.select(union).order_by(union.c.at.desc(), union.c.source.desc(), union.c.id.desc())
+            .limit(sa.bindparam("limit", type_=sa.Integer)))
 
 
-def _entries(account_id: int, filters: Filters, after, limit: int):
-    if filters.state in UNPAID_ORDER_STATES or (filters.kind and filters.kind not in KINDS):
+def _entries(kind: str | None, state: str | None, window):
+    if state in UNPAID_ORDER_STATES or (kind and kind not in KINDS):
         return None
     # The withdrawal an entry belongs to, by its out_biz_no (a unique index: one lookup per line).
     out_biz_no = sa.case(
@@ -131,7 +147,7 @@ def _entries(account_id: int, filters: Filters, after, limit: int):
         (LedgerEntry.kind == "withdrawal_release", sa.func.substr(LedgerEntry.reference, len(RELEASE_PREFIX) + 1)),
     )
     hold = LedgerEntry.kind == "withdrawal_hold"
-    state = sa.case(
+    line_state = sa.case(
         (LedgerEntry.kind == "recharge", sa.literal(PAID)),
         (sa.and_(hold, Withdrawal.state.in_(WITHDRAWAL_OPEN)), sa.literal(WITHDRAWING)),
         (sa.and_(hold, Withdrawal.state.in_((WITHDRAWAL_FAILED, WITHDRAWAL_REJECTED))), sa.literal(RETURNED)),
@@ -146,23 +162,23 @@ def _entries(account_id: int, filters: Filters, after, limit: int):
         LedgerEntry.balance_after_fen.label("balance_after_fen"),
         LedgerEntry.order_id.label("order_id"),
         LedgerEntry.reference.label("reference"),
-        state.label("state"),
+        line_state.label("state"),
         sa.cast(sa.null(), Order.expires_at.type).label("expires_at"),
         Withdrawal.state.label("withdrawal_state"),
         sa.case((Withdrawal.state.in_((WITHDRAWAL_FAILED, WITHDRAWAL_REJECTED)), Withdrawal.reason)).label("reason"),
     ).select_from(LedgerEntry).outerjoin(Withdrawal, Withdrawal.out_biz_no == out_biz_no).where(
-        LedgerEntry.account_id == account_id)
-    if filters.kind:
-        query = query.where(LedgerEntry.kind == filters.kind)
-    if filters.state in ENTRY_STATES:
-        query = query.where(state == filters.state)
-    return _window(query, LedgerEntry.created_at, LedgerEntry.id, ENTRY, filters, after, limit)
+        LedgerEntry.account_id == sa.bindparam("account_id"))
+    if kind:
+        query = query.where(LedgerEntry.kind == kind)
+    if state in ENTRY_STATES:
+        query = query.where(line_state == state)
+    return _window(query, LedgerEntry.created_at, LedgerEntry.id, ENTRY, *window)
 
 
-def _orders(account_id: int, filters: Filters, after, limit: int):
-    if filters.kind not in (None, "recharge") or filters.state in ENTRY_STATES:
+def _orders(kind: str | None, state: str | None, window):
+    if kind not in (None, "recharge") or state in ENTRY_STATES:
         return None
-    states = [filters.state] if filters.state else list(UNPAID_ORDER_STATES)
+    states = [state] if state else list(UNPAID_ORDER_STATES)
     query = sa.select(
         sa.literal(ORDER).label("source"),
         Order.id.label("id"),
@@ -176,23 +192,22 @@ def _orders(account_id: int, filters: Filters, after, limit: int):
         Order.expires_at.label("expires_at"),
         sa.cast(sa.null(), Withdrawal.state.type).label("withdrawal_state"),
         sa.cast(sa.null(), Withdrawal.reason.type).label("reason"),
-    ).where(Order.account_id == account_id, Order.state.in_(states))
-    return _window(query, Order.created_at, Order.id, ORDER, filters, after, limit)
+    ).where(Order.account_id == sa.bindparam("account_id"), Order.state.in_(states))
+    return _window(query, Order.created_at, Order.id, ORDER, *window)
 
 
-def _window(query, at_column, id_column, source: int, filters: Filters, after, limit: int):
-    since, until = _utc_bounds(filters)
-    if since is not None:
-        query = query.where(at_column >= since)
-    if until is not None:
-        query = query.where(at_column < until)
-    if after is not None:
-        at, after_source, after_id = after
+def _window(query, at_column, id_column, source: int, since: bool, until: bool, after_source: int | None):
+    if since:
+        query = query.where(at_column >= sa.bindparam("since"))
+    if until:
+        query = query.where(at_column < sa.bindparam("until"))
+    if after_source is not None:
+        at = sa.bindparam("after_at")
         # (at, source, id) < (after...), with this part's source a constant.
         same_instant = sa.true() if source < after_source else (
-            id_column < after_id if source == after_source else sa.false())
+            id_column < sa.bindparam("after_id") if source == after_source else sa.false())
         query = query.where(sa.or_(at_column < at, sa.and_(at_column == at, same_instant)))
-    return query.order_by(at_column.desc(), id_column.desc()).limit(limit)
+    return query.order_by(at_column.desc(), id_column.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
 
 
 def _utc_bounds(filters: Filters) -> tuple[datetime | None, datetime | None]:
