@@ -9,3 +9,12 @@ def ctx(app):
     with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.10"},
                                   headers={"Accept-Language": "zh-CN"}) as context:
         yield context
+
+
+@pytest.fixture
+def make_app(app, portal_config):
+    """Builds an app of the test's own (other plugins) on the test database; the ``app`` fixture's
+    teardown empties the tables it wrote, so no code it sent outlives the test."""
+    from portal import create_app
+
+    return lambda **overrides: create_app(dict(portal_config, **overrides))

@@ -183,10 +183,8 @@ def test_codes_are_never_logged(ctx, mailbox, caplog):
     assert code not in caplog.text
 
 
-def test_without_a_plugin_for_the_channel_sending_fails_loudly(portal_config):
-    from portal import create_app
-
-    app = create_app(dict(portal_config, PLUGINS_DISABLED=("aliyun_sms",)))
+def test_without_a_plugin_for_the_channel_sending_fails_loudly(make_app):
+    app = make_app(PLUGINS_DISABLED=("aliyun_sms",))
     with app.test_request_context(), pytest.raises(DeliveryError, match="sms"):
         send_code("bind_phone", PHONE)
 

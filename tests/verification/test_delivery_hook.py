@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from portal import create_app
 from portal.plugins import DeliveryError, hookimpl
 from portal.verification.services import check_code, send_code
 
@@ -29,9 +28,9 @@ class Failing:
         raise DeliveryError(f"provider down for {channel}")
 
 
-def test_a_third_party_plugin_can_deliver_the_sms_codes(portal_config, mailbox):
+def test_a_third_party_plugin_can_deliver_the_sms_codes(make_app, mailbox):
     workchat = WorkChat()
-    app = create_app(dict(portal_config, PLUGINS_DISABLED=("aliyun_sms",), PLUGINS_EXTRA=[workchat]))
+    app = make_app(PLUGINS_DISABLED=("aliyun_sms",), PLUGINS_EXTRA=[workchat])
     with app.test_request_context(headers={"Accept-Language": "en"}):
         send_code("bind_phone", "+8613800138000")
         destination, code, purpose, locale = workchat.sent[-1]
@@ -43,7 +42,7 @@ def test_a_third_party_plugin_can_deliver_the_sms_codes(portal_config, mailbox):
     assert len(workchat.sent) == 1
 
 
-def test_a_delivery_failure_reaches_the_caller(portal_config):
-    app = create_app(dict(portal_config, PLUGINS_EXTRA=[Failing()]))
+def test_a_delivery_failure_reaches_the_caller(make_app):
+    app = make_app(PLUGINS_EXTRA=[Failing()])
     with app.test_request_context(), pytest.raises(DeliveryError, match="provider down for email"):
         send_code("verify_email", "olga@example.com")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from portal import create_app
 from portal.plugins import hookimpl
 from portal.verification.services import CodeError, send_code
 
@@ -26,10 +25,9 @@ class TemplateSms:
 
 
 @pytest.fixture
-def sms(portal_config):
+def sms(make_app):
     provider = TemplateSms()
-    app = create_app(dict(portal_config, PLUGINS_DISABLED=("aliyun_sms",), PLUGINS_EXTRA=[provider]))
-    return app, provider
+    return make_app(PLUGINS_DISABLED=("aliyun_sms",), PLUGINS_EXTRA=[provider]), provider
 
 
 def test_the_message_says_whose_code_what_for_how_long_and_not_to_share_it(sms):

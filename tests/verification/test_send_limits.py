@@ -73,19 +73,17 @@ def test_a_send_refused_by_one_limit_counts_against_no_other(app):
     _send(app, "mia@example.com", ip="198.51.100.7")
 
 
-def test_the_limits_live_in_the_configured_storage(portal_config):
+def test_the_limits_live_in_the_configured_storage(make_app):
     """With RATELIMIT_STORAGE_URI=redis://..., several workers share one count."""
-    from portal import create_app
-
     url = os.environ.get("PORTAL_TEST_REDIS_URL")
     if not url:
         pytest.skip("set PORTAL_TEST_REDIS_URL (as .ci/run does) to test limits kept in Redis")
     # A fresh address each run: the counts outlive the test in Redis.
     destination = f"nia-{uuid.uuid4().hex}@example.com"
-    _send(create_app(dict(portal_config, RATELIMIT_STORAGE_URI=url)), destination)
+    _send(make_app(RATELIMIT_STORAGE_URI=url), destination)
     # A second worker (a new app with a new connection; memory:// would start from zero):
     with pytest.raises(RateLimited):
-        _send(create_app(dict(portal_config, RATELIMIT_STORAGE_URI=url)), destination)
+        _send(make_app(RATELIMIT_STORAGE_URI=url), destination)
 
 
 def test_an_allowance_taken_for_an_address_counts_for_that_address_alone(app):
