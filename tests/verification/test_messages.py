@@ -30,12 +30,18 @@ def sms(make_app):
     return make_app(PLUGINS_DISABLED=("aliyun_sms",), PLUGINS_EXTRA=[provider]), provider
 
 
-def test_the_message_says_whose_code_what_for_how_long_and_not_to_share_it(sms):
+def _sent_in_english(sms, purpose: str) -> tuple[dict, dict]:
+    """What the provider was given for a code for ``purpose``, then for one of a plugin's purposes
+    (which the core has no words for)."""
     app, provider = sms
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        send_code("verify_phone", "+8613800138001")
+        send_code(purpose, "+8613800138001")
         send_code("plugin.payout", "+8613800138002")
-    named, unnamed = provider.sent
+    return provider.sent[0], provider.sent[1]
+
+
+def test_the_message_says_whose_code_what_for_how_long_and_not_to_share_it(sms):
+    named, unnamed = _sent_in_english(sms, "verify_phone")
     assert named["subject"] == "Portal verification code for binding a phone"
     assert named["body"] == (
         f"Your Portal verification code for binding a phone is {named['code']}. It is valid for 10 minutes. "
@@ -47,13 +53,9 @@ def test_the_message_says_whose_code_what_for_how_long_and_not_to_share_it(sms):
 
 
 def test_a_template_provider_gets_the_purpose_in_words_and_the_minutes(sms):
-    app, provider = sms
-    with app.test_request_context(headers={"Accept-Language": "en"}):
-        send_code("sign_in", "+8613800138001")
-        send_code("plugin.payout", "+8613800138002")
-    signing_in, payout = provider.sent
+    signing_in, payout = _sent_in_english(sms, "sign_in")
     assert (signing_in["purpose_label"], signing_in["minutes"], signing_in["locale"]) == ("signing in", 5, "en")
-    # A purpose the core has no words for is named generically, never left empty.
+    # The plugin's purpose is named generically, never left empty.
     assert (payout["purpose_label"], payout["minutes"]) == ("verification", 10)
 
 
