@@ -3,12 +3,10 @@ session, the user's accounts, the page's own data), the same whether the user ha
 linked identities, organizations and orders."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from portal.extensions import db
+from tests.statements import recorded_statements
 
 PAGES = [
     "/user/emails",
@@ -25,25 +23,6 @@ MAX_STATEMENTS = 3
 # Pages that also ask plugins something of their own: 第三方账户 asks portal_identity_perks, and the
 # bundled WeChat bonus answers whether the user has it (one statement, however much the user has).
 PLUGIN_STATEMENTS = {"/identities/": 1}
-SKIPPED = ("PRAGMA", "SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")
-
-
-@contextmanager
-def counted_statements(app):
-    """``with counted_statements(app) as statements: ...``: every SQL statement sent meanwhile."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(SKIPPED):
-            statements.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def give(app, user_id: int, n: int) -> None:
@@ -71,7 +50,7 @@ def give(app, user_id: int, n: int) -> None:
 
 def statements_of(app, client, page: str) -> list[str]:
     client.get(page)  # warm up: first-request work is not the page's
-    with counted_statements(app) as statements:
+    with recorded_statements(app) as statements:
         response = client.get(page)
     assert response.status_code == 200, page
     return statements

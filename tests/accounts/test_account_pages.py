@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.orgs import invitations
 from portal.orgs import services as orgs
 from portal.users.models import User
+from tests.statements import recorded_statements
 
 PLANS = {"starter": {"name": "Starter", "price_fen": 0, "quotas": {"projects": 10, "containers": 20, "services": 10}},
          "standard": {"name": "Standard", "price_fen": 9900, "quotas": {"projects": 50}}}
@@ -212,18 +213,8 @@ def test_account_info_sql_count_does_not_grow_with_members(app, users):
     owner.submit("/account/switch", {"account_id": account_id}, page="/orgs/")
 
     def count_statements():
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements(app) as statements:
             response = owner.get("/account/info")
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
         assert response.status_code == 200
         return len(statements)
 

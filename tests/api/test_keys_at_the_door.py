@@ -14,6 +14,7 @@ from portal.apikeys.models import ApiKey
 from portal.extensions import db
 from portal.timeutil import utcnow
 from tests.api.conftest import error_code
+from tests.statements import recorded_statements
 
 
 def test_a_good_key_reads_its_owner(owner, make_key, api_as):
@@ -147,13 +148,9 @@ def test_last_use_is_written_at_most_once_per_interval(app, owner, make_key, api
         first = db.session.scalar(db.select(ApiKey))
         assert first.last_used_ip == "127.0.0.1"
         used_at = first.last_used_at
-    statements = []
-    with app.app_context():
-        import sqlalchemy as sa
-
-        sa.event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    assert client.get("/me").status_code == 200
-    assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    with recorded_statements(app) as statements:
+        assert client.get("/me").status_code == 200
+    assert not [s for s in statements if s.startswith("UPDATE")]
     with app.app_context():
         assert db.session.scalar(db.select(ApiKey.last_used_at)) == used_at
         # Past the interval, the next call writes again.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_page_statements import counted_statements
+from tests.statements import recorded_statements
 
 from .conftest import CHANNELS, balance, notify, out_trade_no, recharge
 
@@ -19,7 +19,7 @@ def test_a_credited_notification_finds_its_order_and_account_in_one_statement(ap
     order_id = recharge(payer, "10", channel)
     number = out_trade_no(app, order_id)
 
-    with counted_statements(app) as statements:
+    with recorded_statements(app) as statements:
         # The channel posts without cookies, as a stranger.
         answer = notify(app.test_client(), sandbox, channel, number, 1000)
 

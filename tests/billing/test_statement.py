@@ -10,6 +10,8 @@ from datetime import datetime
 
 import pytest
 
+from tests.statements import recorded_statements
+
 ZH = {"Accept-Language": "zh-CN"}
 EN = {"Accept-Language": "en"}
 PLANS = {"standard": {"name": "Standard", "price_fen": 9900, "quotas": {"projects": 50}}}
@@ -150,22 +152,13 @@ def test_keyset_pages_list_every_line_once_even_at_the_same_instant(app, payer):
 
 
 def test_a_page_costs_the_same_statements_with_ten_or_a_hundred_entries(app, payer, make_account):
-    import sqlalchemy as sa
-
     from portal.billing import ledger
     from portal.extensions import db
 
     def statements_for_page():
-        with app.app_context():
-            engine = db.engine
-        counted = []
-        listener = lambda *args: counted.append(args[2])  # noqa: E731
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as statements:
             assert payer.get("/billing/history").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
-        return len(counted)
+        return len(statements)
 
     def add_entries(n):
         with app.app_context():

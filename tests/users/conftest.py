@@ -1,12 +1,9 @@
-"""Helpers for the user-center tests: a signed-in client, codes from the sandbox's mailbox, and a
-counter of the SQL statements a request runs."""
+"""Helpers for the user-center tests: a signed-in client and codes from the sandbox's mailbox."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from portal.extensions import db
 
@@ -52,29 +49,6 @@ def load(app):
             return obj
 
     return _load
-
-
-@pytest.fixture
-def count_queries(app):
-    """``with count_queries() as counted: ...``; ``counted`` holds the statements run."""
-
-    @contextmanager
-    def _count():
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("PRAGMA", "SAVEPOINT", "RELEASE")):
-                statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-
-    return _count
 
 
 def page_errors(response) -> str:
