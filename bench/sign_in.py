@@ -3,7 +3,8 @@
 Builds the portal in-process on a scratch SQLite database (or --database-url), creates a user, then
 signs in N times through the real form (CSRF token, argon2id check, session rotation), times N
 argon2id checks of the same hash alone, prints the portal's overhead over argon2id (goal: at most
-10 ms), and renders each user-center page once, counting the SQL statements it runs.
+10 ms), and renders each user-center page, counting the SQL statements and the Python function calls
+it makes (counts, not times: the same on a busy machine).
 
     python bench/sign_in.py -n 50
 """
@@ -107,7 +108,13 @@ def main() -> None:
         client.get(page)
         statements.clear()
         status = client.get(page).status_code
-        print(f"{page:<20} {status}  {len(statements)} SQL statements")
+        count = len(statements)
+        # Python function calls per request: the work a page makes, whatever else the machine runs.
+        calls = cProfile.Profile()
+        calls.enable()
+        client.get(page)
+        calls.disable()
+        print(f"{page:<20} {status}  {count} SQL statements, {pstats.Stats(calls).total_calls:,} function calls")
 
 
 if __name__ == "__main__":
