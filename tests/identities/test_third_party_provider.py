@@ -2,37 +2,20 @@
 ``portal.plugins`` entry point (tests/fixtures/example-provider), installed with pip, passes the same
 contract as the bundled providers. Its forge speaks GitHub's protocol, so the sandbox's GitHub
 stands in for it."""
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from portal_devkit.testing.contract import ProviderContract
-
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example-provider"
+from tests.example_distributions import FIXTURES, importable, pip_install
 
 
 @pytest.fixture(scope="session")
 def example_provider_site(tmp_path_factory):
-    """pip-installs the example distribution into a directory of its own (not the shared venv)."""
-    source = tmp_path_factory.mktemp("src") / "example-provider"
-    shutil.copytree(FIXTURE, source)
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        check=True, capture_output=True,
-    )
-    return target
+    return pip_install("example-provider", tmp_path_factory)
 
 
 @pytest.fixture
 def installed_example_provider(example_provider_site, monkeypatch):
-    monkeypatch.syspath_prepend(str(example_provider_site))
-    yield
-    sys.modules.pop("example_provider", None)
+    yield from importable(example_provider_site, "example_provider", monkeypatch)
 
 
 class TestExampleForgeContract(ProviderContract):
@@ -58,6 +41,6 @@ def test_the_example_provider_is_found_through_its_entry_point(installed_example
 
 
 def test_the_example_provider_imports_only_the_public_contract():
-    source = (FIXTURE / "example_provider" / "__init__.py").read_text()
+    source = (FIXTURES / "example-provider" / "example_provider" / "__init__.py").read_text()
     imports = {line.split()[1] for line in source.splitlines() if line.startswith(("from ", "import "))}
     assert imports == {"portal.identities.providers", "portal.plugins"}

@@ -4,38 +4,21 @@ contract as the bundled backends. Its identity service speaks Alipay's protocol,
 Alipay (the app in public-key mode) stands in for it."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import requests
 
 from portal_devkit.testing.realname import RealnameBackendContract
-
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "example-realname"
+from tests.example_distributions import importable, pip_install
 
 
 @pytest.fixture(scope="session")
 def example_realname_site(tmp_path_factory):
-    """pip-installs the example distribution into a directory of its own (not the shared venv)."""
-    source = tmp_path_factory.mktemp("src") / "example-realname"
-    shutil.copytree(FIXTURE, source)
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        check=True, capture_output=True,
-    )
-    return target
+    return pip_install("example-realname", tmp_path_factory)
 
 
 @pytest.fixture
 def installed_example_realname(example_realname_site, monkeypatch):
-    monkeypatch.syspath_prepend(str(example_realname_site))
-    yield
-    sys.modules.pop("example_realname", None)
+    yield from importable(example_realname_site, "example_realname", monkeypatch)
 
 
 class TestExampleIdCheckContract(RealnameBackendContract):
