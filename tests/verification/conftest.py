@@ -18,3 +18,16 @@ def make_app(app, portal_config):
     from portal import create_app
 
     return lambda **overrides: create_app(dict(portal_config, **overrides))
+
+
+@pytest.fixture
+def generous_limits(portal_config):
+    """Room for many codes to one address within the minute, so only the rule under test decides
+    (ask for it before ``app``)."""
+    portal_config["VERIFICATION_SEND_LIMITS"] = "100/minute"
+    return portal_config
+
+
+def wrong(code: str) -> str:
+    """A well-formed code that is not ``code``."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"

@@ -27,13 +27,6 @@ def test_anonymous_requests_do_not_use_up_the_owners_codes(app, users, mailbox):
     assert len(mailbox.to("alice@example.com")) == sent_before + 1
 
 
-@pytest.fixture
-def generous_limits(portal_config):
-    # Room for both users' codes within the minute, so only the rule about whose code it is decides.
-    portal_config["VERIFICATION_SEND_LIMITS"] = "100/minute"
-    return portal_config
-
-
 def test_another_users_request_never_replaces_a_pending_code(generous_limits, app, users, mailbox):
     alice, _ = users.signed_in_client("alice")
     bob, _ = users.signed_in_client("bob")

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.verification import services
 from portal.verification.models import VerificationCode
 from portal.verification.services import InvalidCode, check_code, send_code
+from tests.verification.conftest import wrong
 
 EMAIL = "grace@example.com"
 
@@ -31,16 +32,11 @@ def _send_from_another_request(app):
     other.join()
 
 
-@pytest.fixture
-def generous_limits(app):
-    app.config["VERIFICATION_SEND_LIMITS"] = "100/minute"
-
-
 def _attempts() -> int:
     return db.session.execute(sa.select(VerificationCode.attempts)).scalar_one()
 
 
-def test_a_code_replaced_while_it_is_checked_is_not_accepted(app, mailbox, monkeypatch, generous_limits):
+def test_a_code_replaced_while_it_is_checked_is_not_accepted(generous_limits, app, mailbox, monkeypatch):
     """Bug caught: marking the code used by its row alone, not by the code it held: a code replaced
     between its check and its use was accepted, and used up the newer code the person was sent."""
     with app.test_request_context():
@@ -60,7 +56,7 @@ def test_a_code_replaced_while_it_is_checked_is_not_accepted(app, mailbox, monke
         check_code("verify_email", EMAIL, mailbox.last_code(EMAIL))
 
 
-def test_a_guess_at_a_replaced_code_uses_none_of_the_new_codes_tries(app, mailbox, generous_limits):
+def test_a_guess_at_a_replaced_code_uses_none_of_the_new_codes_tries(generous_limits, app, mailbox):
     """Bug caught: claiming a try by the row alone, not by the code it held: a guess at a code replaced
     in the meantime counted against the newer code."""
     with app.test_request_context():
@@ -127,10 +123,9 @@ def test_a_refusal_outside_a_request_is_in_the_users_language(app, users, mailbo
         db.session.get(User, user_id).locale = "en"
         db.session.commit()
         send_code("reset_password", "henry@example.com", user_id=user_id)
-        code = mailbox.last_code("henry@example.com")
-        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
         with pytest.raises(InvalidCode, match="^The verification code is incorrect"):
-            check_code("reset_password", "henry@example.com", wrong, user_id=user_id)
+            check_code("reset_password", "henry@example.com", wrong(mailbox.last_code("henry@example.com")),
+                       user_id=user_id)
 
 
 def test_outside_a_request_codes_speak_the_sites_default_language(app, mailbox):
@@ -140,28 +135,24 @@ def test_outside_a_request_codes_speak_the_sites_default_language(app, mailbox):
     assert mailbox.to(EMAIL)[-1]["subject"].startswith("Portal verification code")
 
 
-def _wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def test_a_new_code_starts_unused_with_all_its_tries(app, mailbox, generous_limits):
+def test_a_new_code_starts_unused_with_all_its_tries(generous_limits, app, mailbox):
     """Bug caught: a new code taking over the row of the one it replaces without resetting it: it
     kept the wrong tries made at the old code, or its "used" mark."""
     with app.test_request_context():
         send_code("verify_email", EMAIL)
         for _ in range(3):
             with pytest.raises(InvalidCode):
-                check_code("verify_email", EMAIL, _wrong(mailbox.last_code(EMAIL)))
+                check_code("verify_email", EMAIL, wrong(mailbox.last_code(EMAIL)))
         send_code("verify_email", EMAIL)
         for _ in range(4):
             with pytest.raises(InvalidCode, match="验证码不正确"):
-                check_code("verify_email", EMAIL, _wrong(mailbox.last_code(EMAIL)))
+                check_code("verify_email", EMAIL, wrong(mailbox.last_code(EMAIL)))
         check_code("verify_email", EMAIL, mailbox.last_code(EMAIL))
         send_code("verify_email", EMAIL)
         check_code("verify_email", EMAIL, mailbox.last_code(EMAIL))
 
 
-def test_a_first_code_sent_at_the_same_moment_as_another_replaces_it(app, mailbox, generous_limits):
+def test_a_first_code_sent_at_the_same_moment_as_another_replaces_it(generous_limits, app, mailbox):
     """Bug caught: the path taken when another request stores the first code for an address between
     this request's look-up and its insert failing, or keeping both codes: the code sent last works,
     the other does not. PostgreSQL only: SQLite's single writer never lets the two interleave."""

@@ -13,13 +13,10 @@ from portal.extensions import db
 from portal.plugins import DeliveryError
 from portal.verification.models import VerificationCode
 from portal.verification.services import InvalidCode, check_code, send_code
+from tests.verification.conftest import wrong
 
 EMAIL = "grace@example.com"
 PHONE = "+8613800138000"
-
-
-def _wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
 def test_a_code_is_six_digits_accepted_once(ctx, mailbox):
@@ -67,9 +64,9 @@ def test_five_wrong_tries_kill_the_code(ctx, mailbox):
     code = mailbox.last_code(EMAIL)
     for _ in range(4):
         with pytest.raises(InvalidCode, match="验证码不正确"):
-            check_code("verify_email", EMAIL, _wrong(code))
+            check_code("verify_email", EMAIL, wrong(code))
     with pytest.raises(InvalidCode, match="错误次数过多"):
-        check_code("verify_email", EMAIL, _wrong(code))
+        check_code("verify_email", EMAIL, wrong(code))
     with pytest.raises(InvalidCode, match="错误次数过多"):
         check_code("verify_email", EMAIL, code)
 
@@ -79,7 +76,7 @@ def test_the_right_code_on_the_fifth_try_still_works(ctx, mailbox):
     code = mailbox.last_code(EMAIL)
     for _ in range(4):
         with pytest.raises(InvalidCode):
-            check_code("verify_email", EMAIL, _wrong(code))
+            check_code("verify_email", EMAIL, wrong(code))
     check_code("verify_email", EMAIL, code)
 
 
@@ -266,7 +263,7 @@ def test_a_wrong_guess_counts_against_its_own_code_only(app, mailbox):
         other = mailbox.last_code("other@example.com")
         for _ in range(5):
             with pytest.raises(InvalidCode):
-                check_code("verify_email", EMAIL, _wrong(mailbox.last_code(EMAIL)))
+                check_code("verify_email", EMAIL, wrong(mailbox.last_code(EMAIL)))
 
         check_code("verify_email", "other@example.com", other)
         attempts = dict(db.session.execute(sa.select(VerificationCode.destination, VerificationCode.attempts)).all())
