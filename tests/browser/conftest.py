@@ -88,6 +88,17 @@ class Person:
         page.click("main form [type=submit]")
         page.wait_for_url("**/user/**")
 
+    def on_the_phone(self, link: str, *choices: str):
+        """Open a sandbox page (what a QR code encodes) in a second tab, as a phone would, and press
+        each choice in turn, waiting for the page each press posts to: Chromium can hang closing a
+        tab whose navigation is still committing."""
+        phone = self.context.new_page()
+        phone.goto(link)
+        for choice in choices:
+            with phone.expect_navigation():
+                phone.click(f"button[value={choice}]")
+        return phone
+
     def snapshot(self, name):
         """Save a full-page screenshot when PORTAL_TEST_SCREENSHOTS names a folder (to look at)."""
         folder = os.environ.get("PORTAL_TEST_SCREENSHOTS")

@@ -23,13 +23,9 @@ def _pay_on_the_phone(me, sandbox, channel):
     # payer_help_url setting), so nobody has to find the order on the sandbox by hand.
     link = me.page.locator("#billing-pay-link", has_text="打开支付页面").get_attribute("href")
     assert link.startswith(sandbox.url)
-    phone = me.context.new_page()
-    phone.goto(link)
     number = me.page.locator("dd.font-monospace").inner_text().strip()
+    phone = me.on_the_phone(link, "scan", "pay")
     assert number in phone.content()
-    phone.click("button[value=scan]")
-    phone.click("button[value=pay]")
-    # The phone shows the payment's result before it is put away (closing it mid-navigation can hang).
     phone.get_by_text(re.compile("支付成功|付款成功")).wait_for()
     phone.close()
 

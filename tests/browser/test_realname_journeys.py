@@ -41,11 +41,7 @@ def _start(me):
 def _on_the_phone(me, choice):
     """Open the QR code's link on the "phone" (a second tab of the same browser) and choose."""
     assert me.page.locator("#realname-qr svg").is_visible()
-    phone = me.context.new_page()
-    phone.goto(me.page.locator("#realname-link").get_attribute("href"))
-    phone.click(f"button[value={choice}]")
-    phone.wait_for_load_state()
-    return phone
+    return me.on_the_phone(me.page.locator("#realname-link").get_attribute("href"), choice)
 
 
 def _result(me):
@@ -62,11 +58,7 @@ def test_verify_with_alipay_then_buy_a_paid_plan(person, users, sandbox):
     page.check("input[name=channel][value=alipay]")
     page.click("main form [type=submit]")
     page.wait_for_url(re.compile(r".*/billing/orders/\d+"))
-    phone = me.context.new_page()
-    phone.goto(page.locator("#billing-pay-link").get_attribute("href"))
-    phone.click("button[value=scan]")
-    phone.click("button[value=pay]")
-    phone.close()
+    me.on_the_phone(page.locator("#billing-pay-link").get_attribute("href"), "scan", "pay").close()
     page.locator("#billing-paid").wait_for(state="visible", timeout=30_000)
 
     # A paid plan is refused until the identity is verified, with a way to the tab.

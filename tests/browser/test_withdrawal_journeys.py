@@ -38,13 +38,7 @@ def _operator(app, *args):
 
 
 def _on_the_phone(me, link_selector, *choices):
-    phone = me.context.new_page()
-    phone.goto(me.page.locator(link_selector).get_attribute("href"))
-    for choice in choices:
-        # Each choice posts a form: close the phone only once its last answer has arrived.
-        with phone.expect_navigation():
-            phone.click(f"button[value={choice}]")
-    phone.close()
+    me.on_the_phone(me.page.locator(link_selector).get_attribute("href"), *choices).close()
 
 
 def _verified_with_balance(person, users, username, amount):
