@@ -13,6 +13,7 @@ characters are folded to one skeleton (Unicode TR39's idea: ``Adm1n``, ``ad_min`
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -53,6 +54,7 @@ def skeleton(name: str) -> str:
     return text.translate(LOOKALIKES)
 
 
+@functools.lru_cache(maxsize=8)
 def _reserved_skeletons(site_name: str) -> frozenset[str]:
     return frozenset(skeleton(name) for name in (*RESERVED_NAMES, site_name) if name)
 
