@@ -93,7 +93,8 @@ def init_app(app) -> None:
     @app.after_request
     def never_cache_signed_in_pages(response):
         # The user is loaded when the page used it; a page that never looked shows nobody's data.
+        # (is_anonymous, not is_authenticated: that reads is_active, a statement after a commit.)
         user = g.get("_login_user")
-        if user is not None and user.is_authenticated:
+        if user is not None and not user.is_anonymous:
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -47,12 +47,13 @@ def start_session(user, method: str, remember: bool = False, keep_flashes: bool 
     user.last_sign_in_at = utcnow()
     record("sign_in", user, actor=user, details={"method": method, "device": device_session.device,
                                                  **(details or {})})
-    # Read before the commit expires them (each would cost a statement after it).
-    public_id = device_session.public_id
     invitations = _waiting_invitations(user)
-    db.session.commit()
-    user.device_session_id = public_id
+    # Before the commit expires the user (login_user reads its id, version and state): after it,
+    # they would cost a statement. Should the commit fail, the device session the cookie names
+    # does not exist, and the next request finds nobody signed in.
+    user.device_session_id = device_session.public_id
     login_user(user, remember=remember)
+    db.session.commit()
     # Signing in proved who this is; the step-up is fresh.
     stepup.mark_fresh()
     if new_device:

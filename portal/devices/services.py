@@ -34,15 +34,15 @@ def start(user, ip: str | None, user_agent: str | None, method: str) -> tuple[De
     """A new device session for ``user`` (the caller commits); and whether this device and network
     are new for the user (never both seen together before, and the user has signed in before)."""
     device, network = describe(user_agent), ip_range(ip)
-    seen_before = db.session.scalar(sa.select(sa.func.count()).select_from(DeviceSession)
-                                    .where(DeviceSession.user_id == user.id))
-    known = db.session.scalar(sa.select(DeviceSession.id).where(
-        DeviceSession.user_id == user.id, DeviceSession.device == device,
-        DeviceSession.ip_range == network).limit(1))
+    mine = DeviceSession.user_id == user.id
+    seen_before, known = db.session.execute(sa.select(
+        sa.exists().where(mine),
+        sa.exists().where(mine, DeviceSession.device == device, DeviceSession.ip_range == network),
+    )).one()
     row = DeviceSession(public_id=secrets.token_urlsafe(16), user_id=user.id, device=device[:64],
                         user_agent=(user_agent or "")[:512] or None, ip=ip, ip_range=network, method=method[:40])
     db.session.add(row)
-    return row, bool(seen_before) and known is None
+    return row, seen_before and not known
 
 
 def new_device_notice(row: DeviceSession):

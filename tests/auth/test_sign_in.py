@@ -6,6 +6,7 @@ import pytest
 from portal.extensions import db
 from portal_devkit.testing.plugin import DEFAULT_PASSWORD
 from portal.users.models import User
+from tests.statements import recorded_statements
 
 GENERIC_ERROR = "The username, email or phone number and the password do not match."
 
@@ -159,6 +160,20 @@ def test_sign_in_records_the_time(app, client, alice):
     sign_in(client, "alice")
     with app.app_context():
         assert db.session.get(User, alice).last_sign_in_at is not None
+
+
+def test_a_sign_in_reads_the_user_once(app, alice):
+    """The user, its second factor, whether the device is known, the device session, the security
+    log, the time, the invitations waiting: seven statements, none read again after the commit."""
+    first, again = app.test_client(), app.test_client()
+    sign_in(first, "alice")
+    token = again.csrf_token()
+    with recorded_statements(app) as statements:
+        response = again.post("/auth/sign-in", data={"login": "alice", "password": DEFAULT_PASSWORD,
+                                                    "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Cache-Control"] == "no-store"
+    assert len(statements) == 7, "\n".join(statements)
+    assert sum(statement.startswith("SELECT users.") for statement in statements) == 1
 
 
 def test_remember_me_sets_a_remember_cookie(client, alice):
