@@ -1,8 +1,8 @@
 """The account pages' forms: fields only; the rules live in portal.accounts.plans."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from portal.forms import PortalForm
 
 
-class PlanForm(FlaskForm):
+class PlanForm(PortalForm):
     """CSRF only: the chosen plan is the ``plan`` value of the pressed button."""

@@ -1,10 +1,9 @@
 """The form that creates a key. It only carries fields: the rules live in portal.apikeys.services."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, TextAreaField
 
-from portal.forms import ServiceErrorsMixin
+from portal.forms import PortalForm, ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 
 SCOPE_CHOICES = [
@@ -22,7 +21,7 @@ LIFETIME_CHOICES = [
 ]
 
 
-class ApiKeyForm(ServiceErrorsMixin, FlaskForm):
+class ApiKeyForm(ServiceErrorsMixin, PortalForm):
     name = StringField(_l("Name"), description=_l("What uses the key, e.g. deploy-bot."),
                        render_kw={"maxlength": 64, "autocomplete": "off"})
     # Choices are the template's to show (SCOPE_CHOICES, LIFETIME_CHOICES, the user's accounts) and

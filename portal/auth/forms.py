@@ -3,11 +3,10 @@ rules live in the services."""
 from __future__ import annotations
 
 from flask_babel import lazy_pgettext
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
-from portal.forms import ServiceErrorsMixin
+from portal.forms import PortalForm, ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 from portal.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from portal.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
@@ -38,7 +37,7 @@ def _new_password_fields(label):
     return password, confirm
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(PortalForm):
     username = StringField(
         _l("Username"), [_required(_l("Enter a username."))], description=USERNAME_HELP,
         render_kw={"autocomplete": "username", "maxlength": 32},
@@ -51,7 +50,7 @@ class SignUpForm(FlaskForm):
     submit = SubmitField(_l("Sign up"))
 
 
-class SignInForm(FlaskForm):
+class SignInForm(PortalForm):
     login = StringField(
         _l("Username, email or phone"), [_required(_l("Enter your username, email or phone."))],
         render_kw={"autocomplete": "username", "maxlength": 254},
@@ -66,7 +65,7 @@ class SignInForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(PortalForm):
     contact = StringField(
         _l("Email or phone"), [_required(_l("Enter the email address or the phone number of your account."))],
         description=_l("The email address or the phone number you verified in your account."),
@@ -75,7 +74,7 @@ class ForgotPasswordForm(FlaskForm):
     submit = SubmitField(_l("Send code"))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     code = StringField(
         _l("Verification code"), [_required(_l("Enter the code we sent you."))],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
@@ -84,7 +83,7 @@ class ResetPasswordForm(FlaskForm):
     submit = SubmitField(_l("Set new password"))
 
 
-class StepUpForm(ServiceErrorsMixin, FlaskForm):
+class StepUpForm(ServiceErrorsMixin, PortalForm):
     """Confirming it is you: the password, or a code sent to a primary contact."""
 
     password = PasswordField(
@@ -98,7 +97,7 @@ class StepUpForm(ServiceErrorsMixin, FlaskForm):
     next = HiddenField()
 
 
-class SignInCodeForm(FlaskForm):
+class SignInCodeForm(PortalForm):
     code = StringField(
         _l("Verification code"), [_required(_l("Enter the code we sent you."))],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
@@ -106,7 +105,7 @@ class SignInCodeForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class SmsSignInForm(FlaskForm):
+class SmsSignInForm(PortalForm):
     """验证码登录: the phone, then the code sent to it (not needed to ask for the code)."""
 
     phone = StringField(
@@ -121,7 +120,7 @@ class SmsSignInForm(FlaskForm):
     next = HiddenField()
 
 
-class PhoneSignUpForm(FlaskForm):
+class PhoneSignUpForm(PortalForm):
     """The last step of a sign-up by phone: the phone is verified, a username is needed; a password
     is optional (without one, the user signs in with codes sent to the phone)."""
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_pgettext
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from portal.billing.amounts import AmountError, parse_yuan
+from portal.forms import PortalForm
 from portal.i18n import lazy_gettext as _l
 
 # 50 000 yuan unless the operator sets RECHARGE_MAX_FEN.
@@ -17,7 +17,7 @@ def recharge_max_fen() -> int:
     return int(current_app.config.get("RECHARGE_MAX_FEN") or DEFAULT_RECHARGE_MAX_FEN)
 
 
-class RechargeForm(FlaskForm):
+class RechargeForm(PortalForm):
     amount = StringField(_l("Amount (yuan)"), render_kw={"inputmode": "decimal", "autocomplete": "off"})
     channel = RadioField(_l("Pay with"), validators=[InputRequired(_l("Choose how to pay."))])
     submit = SubmitField(_l("Recharge"))
@@ -31,7 +31,7 @@ class RechargeForm(FlaskForm):
             raise ValidationError(str(exc)) from None
 
 
-class StatementFilterForm(FlaskForm):
+class StatementFilterForm(PortalForm):
     """交易记录's filters, read from the query string (a GET form: nothing to protect with CSRF)."""
 
     class Meta:

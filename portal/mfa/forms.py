@@ -1,22 +1,21 @@
 """The forms of the two-factor pages: a code, and a passkey's label."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
-from portal.forms import ServiceErrorsMixin
+from portal.forms import PortalForm, ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 
 
-class TotpCodeForm(ServiceErrorsMixin, FlaskForm):
+class TotpCodeForm(ServiceErrorsMixin, PortalForm):
     code = StringField(
         _l("Code from the app"), [InputRequired(_l("Enter the 6-digit code your app shows."))],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 7, "pattern": "[0-9 ]*"},
     )
 
 
-class SecondFactorForm(ServiceErrorsMixin, FlaskForm):
+class SecondFactorForm(ServiceErrorsMixin, PortalForm):
     code = StringField(
         _l("Authentication code or recovery code"),
         [InputRequired(_l("Enter the code from your authenticator app or a recovery code.")),
@@ -25,7 +24,7 @@ class SecondFactorForm(ServiceErrorsMixin, FlaskForm):
     )
 
 
-class PasskeyLabelForm(ServiceErrorsMixin, FlaskForm):
+class PasskeyLabelForm(ServiceErrorsMixin, PortalForm):
     label = StringField(
         _l("Name"), [InputRequired(_l("Give the passkey a name.")),
                      Length(max=64, message=_l("At most 64 characters."))],

@@ -1,16 +1,15 @@
 """The organization pages' forms: fields only; the rules live in portal.orgs.services."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from portal.forms import ServiceErrorsMixin
+from portal.forms import PortalForm, ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 from portal.ids import IdField
 
 
-class CreateOrgForm(ServiceErrorsMixin, FlaskForm):
+class CreateOrgForm(ServiceErrorsMixin, PortalForm):
     slug = StringField(
         _l("Slug"),
         description=_l("2-39 characters: lowercase letters a-z, digits and hyphens. Appears in links."),
@@ -19,7 +18,7 @@ class CreateOrgForm(ServiceErrorsMixin, FlaskForm):
     name = StringField(_l("Display name"), render_kw={"maxlength": 64})
 
 
-class OrgProfileForm(ServiceErrorsMixin, FlaskForm):
+class OrgProfileForm(ServiceErrorsMixin, PortalForm):
     name = StringField(_l("Display name"), render_kw={"maxlength": 64})
     description = TextAreaField(_l("Description"), render_kw={"maxlength": 200, "rows": 3})
     avatar_url = StringField(
@@ -34,16 +33,16 @@ def role_choices():
             SelectChoice("owner", _l("Owner"))]
 
 
-class InviteForm(ServiceErrorsMixin, FlaskForm):
+class InviteForm(ServiceErrorsMixin, PortalForm):
     login = StringField(_l("Username or email"), render_kw={"maxlength": 254, "autocomplete": "off"})
     role = SelectField(_l("Role"), choices=role_choices(), validate_choice=False)
 
 
-class DeleteOrgForm(ServiceErrorsMixin, FlaskForm):
+class DeleteOrgForm(ServiceErrorsMixin, PortalForm):
     confirm = StringField(_l("Type the slug to confirm"), render_kw={"autocomplete": "off"})
 
 
-class MemberForm(FlaskForm):
+class MemberForm(PortalForm):
     """Which member a role change or a removal is about."""
 
     user_id = IdField(message=_l("Choose a member."))

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 
-from portal.forms import ServiceErrorsMixin
+from portal.forms import PortalForm, ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 
 
-class StartForm(ServiceErrorsMixin, FlaskForm):
+class StartForm(ServiceErrorsMixin, PortalForm):
     """The rules live in portal.realname.identity; the service names the field an error is about."""
 
     name = StringField(_l("Real name"), render_kw={"autocomplete": "name", "maxlength": 64})

@@ -2,18 +2,17 @@
 portal.users.profile, which name the field an error belongs to."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.widgets import PasswordInput
 
-from portal.forms import ServiceErrorsMixin
+from portal.forms import PortalForm, ServiceErrorsMixin
 from portal.i18n import lazy_gettext as _l
 
 # Longer input is refused by the services with a clear message; the browser stops sooner.
 CODE_ATTRS = {"maxlength": 6, "inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]*"}
 
 
-class ProfileForm(ServiceErrorsMixin, FlaskForm):
+class ProfileForm(ServiceErrorsMixin, PortalForm):
     username = StringField(_l("Username"), render_kw={"maxlength": 32, "autocomplete": "username"})
     avatar_url = StringField(
         _l("Avatar link"),
@@ -22,16 +21,16 @@ class ProfileForm(ServiceErrorsMixin, FlaskForm):
     )
 
 
-class AddEmailForm(ServiceErrorsMixin, FlaskForm):
+class AddEmailForm(ServiceErrorsMixin, PortalForm):
     address = StringField(_l("Email address"), render_kw={"maxlength": 254, "autocomplete": "email",
                                                           "inputmode": "email"})
 
 
-class CodeForm(ServiceErrorsMixin, FlaskForm):
+class CodeForm(ServiceErrorsMixin, PortalForm):
     code = StringField(_l("Verification code"), render_kw=CODE_ATTRS)
 
 
-class PhoneForm(ServiceErrorsMixin, FlaskForm):
+class PhoneForm(ServiceErrorsMixin, PortalForm):
     phone = StringField(
         _l("Phone number"),
         description=_l("Mainland China numbers as they are (13800138000); others with + and the country code."),
@@ -41,7 +40,7 @@ class PhoneForm(ServiceErrorsMixin, FlaskForm):
     code = StringField(_l("Code sent to the new phone"), render_kw=CODE_ATTRS)
 
 
-class PasswordForm(ServiceErrorsMixin, FlaskForm):
+class PasswordForm(ServiceErrorsMixin, PortalForm):
     # Typed passwords come back when the page is shown again (a wrong code, a code sent without
     # script): only the field that was refused is emptied (see users.views), and the page is no-store.
     old_password = PasswordField(_l("Current password"), widget=PasswordInput(hide_value=False),
