@@ -12,6 +12,7 @@ pending at a time (a unique key, so two admins inviting at the same moment make 
 Like portal.orgs.services, each public function commits or raises OrgError having changed nothing."""
 from __future__ import annotations
 
+import functools
 import logging
 
 from sqlalchemy.exc import IntegrityError
@@ -62,8 +63,15 @@ def pending_invitations_for(user) -> list[Invitation]:
 
 
 def pending_count_for(user) -> int:
-    """How many invitations wait for ``user``'s answer (the navbar's badge)."""
-    return db.session.scalar(pending_count_query(user.id))
+    """How many invitations wait for ``user``'s answer (said at sign-in; the navbar's badge reads it
+    with the user's accounts)."""
+    return db.session.scalar(_pending_count_statement(), {"user_id": user.id})
+
+
+@functools.cache
+def _pending_count_statement():
+    # Built once per process, the user a bind parameter: building it cost more than running it.
+    return pending_count_query(db.bindparam("user_id"))
 
 
 def pending_count_query(user_id):
