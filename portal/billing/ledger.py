@@ -6,6 +6,7 @@ for the same money cannot both succeed, on SQLite and PostgreSQL alike.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -51,17 +52,25 @@ def credit(account_id: int, amount_fen: int, kind: str, *, order_id: int | None 
     # The condition on closed_at is checked on the row as it is once locked, so a credit racing the
     # account's closing either lands first (and blocks the closing) or is refused.
     balance_after = db.session.execute(
-        sa.update(Account)
-        .where(Account.id == account_id, Account.closed_at.is_(None))
-        .values(balance_fen=Account.balance_fen + amount_fen)
-        .returning(Account.balance_fen)
-        .execution_options(synchronize_session=False)
+        _credit_statement(), {"account_id": account_id, "amount_fen": amount_fen}
     ).scalar_one_or_none()
     if balance_after is None:
         if db.session.scalar(sa.select(Account.id).where(Account.id == account_id)) is not None:
             raise AccountClosed(account_id)
         raise LedgerError(f"no account {account_id}")
     return _append(account_id, amount_fen, balance_after, kind, order_id, reference)
+
+
+@functools.cache
+def _credit_statement():
+    # Every payment runs it: built once per process, the values bind parameters.
+    return (
+        sa.update(Account)
+        .where(Account.id == sa.bindparam("account_id"), Account.closed_at.is_(None))
+        .values(balance_fen=Account.balance_fen + sa.bindparam("amount_fen", type_=Account.balance_fen.type))
+        .returning(Account.balance_fen)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def debit(account_id: int, amount_fen: int, kind: str, *, order_id: int | None = None,

@@ -9,6 +9,7 @@ at the channel but credited to nobody, until an operator refunds it.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable
@@ -214,23 +215,38 @@ def start_recharge(account_id: int, channel: PaymentChannel, amount_fen: int,
 def attempt_by_out_trade_no(out_trade_no: str) -> OrderAttempt | None:
     """The attempt, with its order and the order's account loaded by the same statement (a payment
     notification then reads nothing more before it writes)."""
-    return db.session.scalar(
+    return db.session.scalar(_attempt_statement(), {"out_trade_no": out_trade_no})
+
+
+# Every notification runs these: built once per process, the values bind parameters (building a
+# statement cost more than running it).
+@functools.cache
+def _attempt_statement():
+    return (
         sa.select(OrderAttempt)
         .join(OrderAttempt.order)
         .join(Order.account)
-        .where(OrderAttempt.out_trade_no == out_trade_no)
+        .where(OrderAttempt.out_trade_no == sa.bindparam("out_trade_no"))
         .options(contains_eager(OrderAttempt.order).contains_eager(Order.account))
     )
 
 
 def _transition(order_id: int, from_states: tuple[str, ...], to_state: str, **values) -> bool:
-    result = db.session.execute(
+    statement = _transition_statement(from_states, to_state, tuple(values))
+    parameters = {"order_id": order_id, **{f"new_{column}": value for column, value in values.items()}}
+    return db.session.execute(statement, parameters).rowcount == 1
+
+
+@functools.lru_cache(maxsize=16)
+def _transition_statement(from_states: tuple[str, ...], to_state: str, columns: tuple[str, ...]):
+    # (A column's own name is reserved for the SET clause: its new value is new_<column>.)
+    return (
         sa.update(Order)
-        .where(Order.id == order_id, Order.state.in_(from_states))
-        .values(state=to_state, **values)
+        .where(Order.id == sa.bindparam("order_id"), Order.state.in_(from_states))
+        .values(state=to_state, **{column: sa.bindparam(f"new_{column}", type_=Order.__table__.c[column].type)
+                                   for column in columns})
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
 
 
 def apply_payment(order: Order, transaction_id: str, amount_fen: int, now: datetime | None = None, *,
