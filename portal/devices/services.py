@@ -6,6 +6,7 @@ own connection. A sign-in from a device and network never seen for the user send
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 from datetime import timedelta
@@ -34,15 +35,24 @@ def start(user, ip: str | None, user_agent: str | None, method: str) -> tuple[De
     """A new device session for ``user`` (the caller commits); and whether this device and network
     are new for the user (never both seen together before, and the user has signed in before)."""
     device, network = describe(user_agent), ip_range(ip)
-    mine = DeviceSession.user_id == user.id
-    seen_before, known = db.session.execute(sa.select(
-        sa.exists().where(mine),
-        sa.exists().where(mine, DeviceSession.device == device, DeviceSession.ip_range == network),
-    )).one()
+    seen_before, known = db.session.execute(
+        _seen_statement(network is None), {"user_id": user.id, "device": device, "network": network}).one()
     row = DeviceSession(public_id=secrets.token_urlsafe(16), user_id=user.id, device=device[:64],
                         user_agent=(user_agent or "")[:512] or None, ip=ip, ip_range=network, method=method[:40])
     db.session.add(row)
     return row, seen_before and not known
+
+
+@functools.lru_cache(maxsize=2)
+def _seen_statement(no_network: bool) -> sa.Select:
+    """Whether the user has any device session, and one from this device and network. Built once
+    per process (every sign-in asks), the values bind parameters; an unknown network is IS NULL."""
+    mine = DeviceSession.user_id == sa.bindparam("user_id")
+    network = DeviceSession.ip_range.is_(None) if no_network else DeviceSession.ip_range == sa.bindparam("network")
+    return sa.select(
+        sa.exists().where(mine),
+        sa.exists().where(mine, DeviceSession.device == sa.bindparam("device"), network),
+    )
 
 
 def new_device_notice(row: DeviceSession):

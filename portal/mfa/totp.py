@@ -13,6 +13,7 @@ session holds; the first right code, from that session, within 15 minutes, confi
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from datetime import timedelta
@@ -43,8 +44,14 @@ def _totp(secret: str) -> pyotp.TOTP:
 
 def authenticator(user_id: int) -> TotpAuthenticator | None:
     """The user's confirmed authenticator, if any."""
-    return db.session.scalar(sa.select(TotpAuthenticator).where(
-        TotpAuthenticator.user_id == user_id, TotpAuthenticator.confirmed_at.is_not(None)))
+    return db.session.scalar(_authenticator_statement(), {"user_id": user_id})
+
+
+@functools.cache
+def _authenticator_statement() -> sa.Select:
+    # Every sign-in asks: built once per process, the user a bind parameter.
+    return sa.select(TotpAuthenticator).where(
+        TotpAuthenticator.user_id == sa.bindparam("user_id"), TotpAuthenticator.confirmed_at.is_not(None))
 
 
 def start_enrolment(user) -> str:

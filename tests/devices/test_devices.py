@@ -138,3 +138,21 @@ def test_a_new_device_and_network_sends_a_notice(app, users, mailbox):
     device(app, SAFARI_IPHONE, ip="198.51.100.7", login="newdevice")
     [notice] = mailbox.notices("newdevice@example.com")
     assert "new device or network: Safari on iOS, IP address 198.51.100.7" in notice["body"]
+
+
+def test_a_device_without_a_known_network_is_known_by_the_device_alone(app, users):
+    from portal.devices import services
+    from portal.users.models import User
+
+    with app.app_context():
+        user = db.session.get(User, users.create("noaddress"))
+
+        def new(agent, ip=None):
+            _row, is_new = services.start(user, ip, agent, "password")
+            db.session.commit()
+            return is_new
+
+        assert not new(CHROME_WINDOWS)  # the first sign-in: nothing to compare with
+        assert not new(CHROME_WINDOWS)  # the same device, no network either time
+        assert new(SAFARI_IPHONE)
+        assert new(SAFARI_IPHONE, ip="198.51.100.7")  # a network now: not the one seen without one
